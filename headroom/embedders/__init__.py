@@ -1,0 +1,1 @@
+"""Embedders: the port (``base``), the model table, and one module per backend."""

@@ -1,0 +1,1 @@
+"""Storage: the ports (``base``) and one module per backend."""
