@@ -7,6 +7,7 @@ goes through here, so the order is deterministic whichever the program touches f
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from types import ModuleType
 
@@ -32,10 +33,8 @@ def import_onnxruntime() -> ModuleType:
 
 def import_usearch_index() -> ModuleType:
     """``usearch.index``, after onnxruntime when onnxruntime is installed."""
-    try:
+    with contextlib.suppress(ImportError):  # usearch alone is safe; only the order matters
         importlib.import_module("onnxruntime")
-    except ImportError:
-        pass  # usearch alone is safe; only the order of the two matters
     return require("usearch.index", package="usearch")
 
 

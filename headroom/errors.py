@@ -8,7 +8,7 @@
     ├── NotFoundError(KeyError)               no memory with that id
     ├── SupersededError                       the memory is no longer current (names the head)
     ├── ClosedError(RuntimeError)             the resource was used after aclose()
-    ├── DependencyError(ImportError)          an optional dependency is missing (says what to install)
+    ├── DependencyError(ImportError)          a dependency is missing (says what to install)
     ├── StorageError                          the database or an index failed
     │   ├── DatabaseLockedError               another process holds the database
     │   ├── CorruptDatabaseError              the database file is unreadable (never overwritten)

@@ -76,4 +76,5 @@ def validate_vectors(vectors: object, count: int, dimension: int) -> Vectors:
 def normalize(vectors: Vectors) -> Vectors:
     """Rows scaled to unit length (cosine similarity becomes a dot product)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+    normalized: Vectors = np.ascontiguousarray(vectors / norms, dtype=np.float32)
+    return normalized

@@ -87,9 +87,7 @@ class MemoryConfig:
         if self.vector_dimension is None:
             from headroom.embedders.models import known_dimension
 
-            object.__setattr__(
-                self, "vector_dimension", known_dimension(backend.value, self.model)
-            )
+            object.__setattr__(self, "vector_dimension", known_dimension(backend.value, self.model))
         _positive_int("vector_dimension", self.vector_dimension, allow_none=True)
         _positive_int("hnsw_m", self.hnsw_m)
         _positive_int("hnsw_ef_construction", self.hnsw_ef_construction)
@@ -112,11 +110,15 @@ class MemoryConfig:
         if self.vector_weight == 0 and self.text_weight == 0:
             raise ConfigError("vector_weight and text_weight cannot both be 0")
         if not str(self.ollama_base_url).startswith(("http://", "https://")):
-            raise ConfigError(f"ollama_base_url must be an http(s) URL, got {self.ollama_base_url!r}")
+            raise ConfigError(
+                f"ollama_base_url must be an http(s) URL, got {self.ollama_base_url!r}"
+            )
         if self.openai_base_url is not None and not str(self.openai_base_url).startswith(
             ("http://", "https://")
         ):
-            raise ConfigError(f"openai_base_url must be an http(s) URL, got {self.openai_base_url!r}")
+            raise ConfigError(
+                f"openai_base_url must be an http(s) URL, got {self.openai_base_url!r}"
+            )
 
     @property
     def path(self) -> Path:

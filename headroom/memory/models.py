@@ -106,10 +106,16 @@ class NewMemory:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """A search result: the memory and how well it matched (higher is better)."""
+    """A search result, best first.
+
+    ``score`` ranks the hits (the fused rank score of the vector and keyword searches; higher is
+    better; comparable only within one search). ``similarity`` is the cosine similarity of the
+    query and the memory, in [-1, 1]: an absolute measure of relevance, fit for a threshold.
+    """
 
     memory: Memory
     score: float
+    similarity: float
 
     @property
     def content(self) -> str:

@@ -35,9 +35,7 @@ class ScopeLevel(str, enum.Enum):
         return self.value
 
 
-def scope_level_of(
-    session_id: str | None, agent_id: str | None, turn_id: str | None
-) -> ScopeLevel:
+def scope_level_of(session_id: str | None, agent_id: str | None, turn_id: str | None) -> ScopeLevel:
     """The deepest level whose id is set (the user id is always set)."""
     if turn_id is not None:
         return ScopeLevel.TURN

@@ -81,9 +81,7 @@ class VectorIndex(Protocol):
 class TextIndex(Protocol):
     """Keyword search (BM25) over memory content, kept in the store's own transactions."""
 
-    async def search(
-        self, query: str, k: int, where: SearchFilter
-    ) -> list[tuple[int, float]]:
+    async def search(self, query: str, k: int, where: SearchFilter) -> list[tuple[int, float]]:
         """The ``k`` best ``(key, score)`` pairs for ``query``, best first.
 
         User text is never interpreted as query syntax: any string returns results or none,
@@ -107,7 +105,7 @@ class MemoryStore(Protocol):
 
     async def get(self, ids: Sequence[str]) -> dict[str, StoredMemory]: ...
 
-    async def get_by_keys(self, keys: Sequence[int]) -> dict[int, Memory]: ...
+    async def get_by_keys(self, keys: Sequence[int]) -> dict[int, StoredMemory]: ...
 
     async def delete(self, ids: Sequence[str]) -> list[int]:
         """Delete these memories; the keys that were removed."""

@@ -1,0 +1,70 @@
+"""Checks on what callers pass in. A bad value raises ValidationError; nothing is stored."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from headroom.errors import ValidationError
+from headroom.memory.models import check_id
+
+__all__ = ["check_content", "check_id", "check_memory_id", "check_metadata", "check_query"]
+
+
+def check_content(content: object, *, max_chars: int, name: str = "content") -> str:
+    """Non-empty text of at most ``max_chars``, without NUL bytes or lone surrogates."""
+    if not isinstance(content, str):
+        raise ValidationError(f"{name} must be a string, got {type(content).__name__}")
+    if not content.strip():
+        raise ValidationError(f"{name} must not be empty or only whitespace")
+    if len(content) > max_chars:
+        raise ValidationError(
+            f"{name} is {len(content)} characters; the limit is {max_chars} "
+            "(MemoryConfig.max_content_chars)"
+        )
+    if "\x00" in content:
+        raise ValidationError(f"{name} must not contain NUL characters")
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{name} is not valid Unicode text: {exc.reason}") from None
+    return content
+
+
+def check_query(query: object) -> str:
+    """A search query: any string (hostile ones included) is fine; other types are not."""
+    if not isinstance(query, str):
+        raise ValidationError(f"query must be a string, got {type(query).__name__}")
+    # Lone surrogates cannot be encoded for the tokenizer or SQLite; drop them.
+    return query.encode("utf-8", "ignore").decode("utf-8").replace("\x00", " ")
+
+
+def check_memory_id(memory_id: object) -> str:
+    """A memory id as headroom issues them (a UUID string)."""
+    if not isinstance(memory_id, str):
+        raise ValidationError(f"memory id must be a string, got {type(memory_id).__name__}")
+    try:
+        uuid.UUID(memory_id)
+    except ValueError:
+        raise ValidationError(f"malformed memory id {memory_id!r}: expected a UUID") from None
+    return memory_id
+
+
+def check_metadata(metadata: object) -> dict[str, Any]:
+    """A JSON-serialisable dict with string keys, deep-copied so the caller keeps theirs."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ValidationError(f"metadata must be a dict, got {type(metadata).__name__}")
+    for key in metadata:
+        if not isinstance(key, str):
+            raise ValidationError(f"metadata keys must be strings, got {key!r}")
+    try:
+        text = json.dumps(dict(metadata), allow_nan=False, ensure_ascii=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"metadata must be JSON-serialisable: {exc}") from None
+    copied: dict[str, Any] = json.loads(text)
+    return copied

@@ -1,0 +1,82 @@
+"""The visibility rule and its vectorised catalog, property-tested against each other."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from headroom.scoping import Scope, ScopeLevel, scope_level_of, sees
+from headroom.scoping.catalog import ScopeCatalog
+
+ids = st.sampled_from(["a", "b", "c"])
+maybe = st.none() | ids
+row = st.tuples(ids, maybe, maybe, maybe, st.sampled_from(["fact", "preference"]), st.booleans())
+scopes = st.builds(Scope, ids, maybe, maybe, maybe)
+
+
+def test_level_is_the_deepest_id() -> None:
+    assert scope_level_of(None, None, None) is ScopeLevel.USER
+    assert scope_level_of("s", None, None) is ScopeLevel.SESSION
+    assert scope_level_of("s", "a", None) is ScopeLevel.AGENT
+    assert scope_level_of(None, "a", None) is ScopeLevel.AGENT
+    assert scope_level_of("s", "a", "t") is ScopeLevel.TURN
+
+
+def test_examples_of_the_rule() -> None:
+    session = Scope("bob", session_id="afternoon")
+    assert sees(session, "bob", None, None, None)  # his user-level preferences
+    assert sees(session, "bob", "afternoon", None, None)
+    assert not sees(session, "bob", "morning", None, None)  # another session's context
+    assert not sees(session, "alice", None, None, None)  # never another user
+    agent = Scope("bob", agent_id="planner")
+    assert sees(agent, "bob", None, "planner", None)
+    assert not sees(agent, "bob", None, "coder", None)
+    assert not sees(Scope("bob"), "bob", None, None, "turn-1")  # a turn memory: its turn only
+
+
+@given(scopes, row)
+def test_rule_is_every_carried_id_equal(scope: Scope, r: tuple[str, ...]) -> None:
+    user, session, agent, turn = r[0], r[1], r[2], r[3]
+    carried = {"user": user, "session": session, "agent": agent, "turn": turn}
+    context = {
+        "user": scope.user_id,
+        "session": scope.session_id,
+        "agent": scope.agent_id,
+        "turn": scope.turn_id,
+    }
+    expected = all(v is None or v == context[k] for k, v in carried.items())
+    assert sees(scope, user, session, agent, turn) is expected  # type: ignore[arg-type]
+
+
+@given(st.lists(row, max_size=40), scopes, st.booleans(), st.none() | st.just(["fact"]))
+def test_catalog_agrees_with_the_rule(
+    rows: list[tuple[str, str | None, str | None, str | None, str, bool]],
+    scope: Scope,
+    include_superseded: bool,
+    categories: list[str] | None,
+) -> None:
+    catalog = ScopeCatalog()
+    for key, r in enumerate(rows):
+        catalog.add(key * 3 + 1, *r)  # sparse keys, like an index after deletions
+    removed = {key * 3 + 1 for key in range(0, len(rows), 4)}
+    catalog.remove(removed)
+    expected = [
+        key * 3 + 1
+        for key, (u, s, a, t, cat, current) in enumerate(rows)
+        if key * 3 + 1 not in removed
+        and sees(scope, u, s, a, t)
+        and (include_superseded or current)
+        and (categories is None or cat in categories)
+    ]
+    got = catalog.allowed(scope, categories=categories, include_superseded=include_superseded)
+    assert got.tolist() == expected
+    assert len(catalog) == len(rows) - len(removed)
+
+
+def test_catalog_unknown_user_sees_nothing() -> None:
+    catalog = ScopeCatalog()
+    catalog.add(5, "alice", None, None, None, "fact", True)
+    assert catalog.allowed(Scope("mallory")).size == 0
+    catalog.set_current(5, False)
+    assert catalog.allowed(Scope("alice")).size == 0
+    assert catalog.allowed(Scope("alice"), include_superseded=True).tolist() == [5]
