@@ -349,3 +349,30 @@ async def test_selective_user_among_many(config: MemoryConfig) -> None:
         needle = await memory.add("shared topic note from the lonely user", user_id="lonely")
         hits = await memory.search("shared topic note", user_id="lonely")
         assert [h.id for h in hits] == [needle.id]
+
+
+async def test_export_import_round_trip_keeps_ids_chains_and_times(tmp_path: Path) -> None:
+    source = MemoryConfig(db_path=tmp_path / "a.db")
+    async with await HierarchicalMemory.create(source, embedder=HashingEmbedder()) as memory:
+        m = await memory.add("Works at Google", user_id="u", metadata={"k": [1, 2]})
+        await memory.supersede(m.id, "Works at Anthropic")
+        await memory.add("Session note", user_id="u", session_id="s")
+        exported = await memory.query(MemoryFilter(include_superseded=True))
+    target = MemoryConfig(db_path=tmp_path / "b.db")
+    async with await HierarchicalMemory.create(target, embedder=HashingEmbedder()) as memory:
+        assert await memory.import_memories(exported) == 3
+        assert await memory.query(MemoryFilter(include_superseded=True)) == exported
+        assert [x.content for x in await memory.get_history(m.id)] == [
+            "Works at Google",
+            "Works at Anthropic",
+        ]
+        assert (await memory.search("works", user_id="u"))[0].content == "Works at Anthropic"
+        with pytest.raises(ValidationError):
+            await memory.import_memories(exported)
+        assert await memory.import_memories(exported, skip_existing=True) == 0
+
+
+async def test_reindex_rebuilds_from_sqlite(memory: HierarchicalMemory) -> None:
+    await memory.add_many([{"content": f"item {i}", "user_id": "u"} for i in range(20)])
+    assert await memory.reindex() == 20
+    assert (await memory.search("item 3", user_id="u"))[0].content == "item 3"

@@ -474,6 +474,59 @@ class HierarchicalMemory:
         )
         return await self._hits(fused, top_k, where, query_vector, min_similarity)
 
+    # -- export, import and repair ------------------------------------------------------------
+
+    async def import_memories(
+        self, memories: Sequence[Memory], *, skip_existing: bool = False
+    ) -> int:
+        """Store memories exactly as given: ids, chain links, timestamps and metadata kept.
+
+        For restoring an export. The content is embedded again with this memory's embedder.
+        An id already stored raises :class:`ValidationError` (nothing is imported), or is
+        skipped with ``skip_existing=True``. Returns how many were imported.
+        """
+        self._check_open()
+        items = list(memories)
+        for index, memory in enumerate(items):
+            if not isinstance(memory, Memory):
+                raise ValidationError(
+                    f"item {index}: expected a Memory, got {type(memory).__name__}"
+                )
+            check_memory_id(memory.id)
+            check_content(memory.content, max_chars=self._config.max_content_chars)
+            check_id("user_id", memory.user_id, required=True)
+            check_importance(memory.importance)
+            check_metadata(memory.metadata)
+        if len({m.id for m in items}) != len(items):
+            raise ValidationError("the memories to import repeat an id")
+        existing = await self._store.get([m.id for m in items])
+        if existing and not skip_existing:
+            raise ValidationError(
+                f"{len(existing)} of these ids are already stored, e.g. {next(iter(existing))!r}"
+            )
+        items = [m for m in items if m.id not in existing]
+        if not items:
+            return 0
+        vectors = await self._embed([m.content for m in items])
+        await self._insert(items, vectors)
+        return len(items)
+
+    async def reindex(self) -> int:
+        """Rebuild the vector index from the embeddings in SQLite. How many vectors it holds."""
+        self._check_open()
+        async with self._mutation_lock:
+            self._check_open()
+            path = self._config.path.parent / _index_file(
+                self._config.path, self._embedder.model_name, self._embedder.dimension
+            )
+            stale = self._vectors
+            await stale.aclose()
+            path.unlink(missing_ok=True)
+            self._vectors = await _open_vector_index(self._config, path, self._embedder)
+            await _reconcile(self._store, self._vectors)
+            await self._vectors.save()
+            return len(self._vectors)
+
     # -- re-embedding --------------------------------------------------------------------------
 
     async def reembed(
