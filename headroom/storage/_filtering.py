@@ -1,0 +1,248 @@
+"""Pure helpers shared by the vector indexes: input checks, filtered-search strategy, top-k.
+
+No I/O and no backend here, so every rule is testable on plain arrays. The strategy numbers
+(``DEFAULT_EXACT_THRESHOLD``, ``OVERSAMPLING_MARGIN``, ``SCAN_FRACTION``) come from
+``benchmarks/vector_index_probe.py``; docs/storage-vector-index.md records the measurements.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from headroom.errors import DimensionMismatchError, InvalidEmbeddingError, ValidationError
+
+if TYPE_CHECKING:
+    # Only for annotations: importing storage.base at run time pulls in headroom.memory
+    # (base -> memory.models -> memory/__init__ -> facade -> storage.base), a cycle.
+    from headroom.storage.base import Keys
+
+__all__ = [
+    "DEFAULT_EXACT_THRESHOLD",
+    "OVERSAMPLING_MARGIN",
+    "SCAN_FRACTION",
+    "Plan",
+    "Strategy",
+    "check_allowed",
+    "check_k",
+    "check_keys",
+    "check_query",
+    "check_vectors",
+    "empty_result",
+    "is_member",
+    "plan_search",
+    "top_k",
+    "widen",
+]
+
+Vectors = npt.NDArray[np.float32]
+
+DEFAULT_EXACT_THRESHOLD = 2048
+"""Allowed sets up to this size are searched exactly, by gathering their vectors.
+
+Gathering costs ~1.5 µs a key and the dot products almost nothing, so 2,048 keys take ~3 ms,
+about what one oversampled HNSW query costs when the allowed set is that rare (k' ≈ 1,000 of
+100k); above it the gather grows linearly while HNSW gets cheaper. See the probe's table."""
+
+OVERSAMPLING_MARGIN = 2.0
+"""k' = k · N / |allowed| · margin: on average ``margin · k`` allowed keys among k' neighbours,
+so a uniformly spread allowed set rarely needs the (x4) retry."""
+
+SCAN_FRACTION = 0.25
+"""An HNSW search asked for this fraction of the index or more visits most of the graph and is
+slower than usearch's own brute-force scan of every vector; scan instead."""
+
+WIDEN_FACTOR = 4
+
+UNIT_TOLERANCE = 1e-2
+"""How far a vector's norm may be from 1. Loose enough for f16/i8 round trips, tight enough to
+catch a caller that forgot to normalise (cosine = dot only holds for unit vectors)."""
+
+MAX_KEY = np.iinfo(np.int64).max
+
+
+class Strategy(enum.Enum):
+    GATHER = "gather"
+    """Fetch the allowed vectors and compute every dot product: exact, cost ∝ |allowed|."""
+    HNSW = "hnsw"
+    """Ask the graph for ``candidates`` neighbours and keep the allowed ones."""
+    SCAN = "scan"
+    """Brute-force every vector in the index, keep the allowed ones: exact, cost ∝ N."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    strategy: Strategy
+    candidates: int = 0
+    """How many neighbours to request from HNSW (HNSW only)."""
+
+
+def plan_search(
+    *,
+    size: int,
+    allowed: int,
+    k: int,
+    exact_threshold: int,
+    ef_search: int,
+    margin: float = OVERSAMPLING_MARGIN,
+    scan_fraction: float = SCAN_FRACTION,
+) -> Plan:
+    """How to find the best ``k`` of ``allowed`` keys present in an index of ``size``.
+
+    ``k`` is already capped at ``allowed``; all counts are positive.
+    """
+    if allowed <= exact_threshold:
+        return Plan(Strategy.GATHER)
+    wanted = math.ceil(k * size / allowed * margin)
+    # usearch explores max(ef_search, count) candidates anyway: asking for that many is free.
+    candidates = min(size, max(wanted, ef_search, k))
+    return _hnsw_or_scan(candidates, size, scan_fraction)
+
+
+def widen(plan: Plan, size: int, scan_fraction: float = SCAN_FRACTION) -> Plan:
+    """The next attempt after an HNSW search left fewer than k allowed keys."""
+    if plan.strategy is not Strategy.HNSW or plan.candidates >= size:
+        # The graph returned all it could reach (removals can disconnect parts of it).
+        return Plan(Strategy.SCAN)
+    return _hnsw_or_scan(min(size, plan.candidates * WIDEN_FACTOR), size, scan_fraction)
+
+
+def _hnsw_or_scan(candidates: int, size: int, scan_fraction: float) -> Plan:
+    if candidates >= size * scan_fraction:
+        return Plan(Strategy.SCAN)
+    return Plan(Strategy.HNSW, candidates)
+
+
+def is_member(allowed: Keys, keys: Keys) -> npt.NDArray[np.bool_]:
+    """Which ``keys`` are in ``allowed`` (sorted, unique): a binary search each."""
+    if allowed.size == 0:
+        return np.zeros(keys.shape, dtype=np.bool_)
+    positions = np.searchsorted(allowed, keys)
+    np.minimum(positions, allowed.size - 1, out=positions)
+    result: npt.NDArray[np.bool_] = allowed[positions] == keys
+    return result
+
+
+def top_k(keys: Keys, similarities: Vectors, k: int) -> tuple[Keys, Vectors]:
+    """The ``k`` most similar, best first; ties broken by the smaller key (deterministic)."""
+    if k < similarities.size:
+        # argpartition is O(n); the final sort only touches k items.
+        part = np.argpartition(-similarities, k - 1)[:k]
+        keys, similarities = keys[part], similarities[part]
+    order = np.lexsort((keys, -similarities))
+    return (
+        np.ascontiguousarray(keys[order], dtype=np.int64),
+        np.ascontiguousarray(similarities[order], dtype=np.float32),
+    )
+
+
+def empty_result() -> tuple[Keys, Vectors]:
+    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+
+
+def check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise ValidationError(f"k must be an integer, not {k!r}")
+    if k < 0:
+        raise ValidationError(f"k must be >= 0, not {k}")
+    return int(k)
+
+
+def check_keys(keys: object) -> Keys:
+    """``keys`` as a contiguous int64 array of distinct non-negative keys, or ValidationError.
+
+    Negative keys are refused because usearch stores keys as uint64 and reserves the largest
+    value (what -1 becomes) as its "no key" sentinel.
+    """
+    array = np.asarray(keys)
+    if array.ndim != 1:
+        raise ValidationError(f"keys must be a 1-d array, got shape {array.shape}")
+    if array.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if array.dtype.kind not in "iu":
+        raise ValidationError(f"keys must be integers, got dtype {array.dtype}")
+    if array.dtype.kind == "u" and int(array.max()) > MAX_KEY:
+        raise ValidationError("keys must fit in int64")
+    if array.dtype.kind == "i" and int(array.min()) < 0:
+        raise ValidationError("keys must be >= 0")
+    result = np.ascontiguousarray(array, dtype=np.int64)
+    if np.unique(result).size != result.size:
+        raise ValidationError("keys must be distinct within one call")
+    return result
+
+
+def check_vectors(vectors: object, count: int, dimension: int) -> Vectors:
+    """``vectors`` as a C-contiguous float32 ``(count, dimension)`` array of unit rows."""
+    array = np.asarray(vectors)
+    if array.dtype.kind != "f":
+        raise InvalidEmbeddingError(f"vectors must be floating point, got dtype {array.dtype}")
+    if array.ndim != 2:
+        raise InvalidEmbeddingError(f"vectors must be a 2-d array, got shape {array.shape}")
+    if array.shape[1] != dimension:
+        raise DimensionMismatchError(
+            f"vectors have dimension {array.shape[1]}, this index holds {dimension}"
+        )
+    if array.shape[0] != count:
+        raise ValidationError(f"{count} keys but {array.shape[0]} vectors")
+    result = np.ascontiguousarray(array, dtype=np.float32)
+    _check_values(result)
+    return result
+
+
+def check_query(query: object, dimension: int) -> Vectors:
+    """``query`` as a contiguous float32 ``(dimension,)`` unit vector (``(1, d)`` is accepted)."""
+    array = np.asarray(query)
+    if array.dtype.kind != "f":
+        raise InvalidEmbeddingError(f"query must be floating point, got dtype {array.dtype}")
+    if array.ndim == 2 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 1:
+        raise InvalidEmbeddingError(f"query must be one vector, got shape {array.shape}")
+    if array.shape[0] != dimension:
+        raise DimensionMismatchError(
+            f"query has dimension {array.shape[0]}, this index holds {dimension}"
+        )
+    result = np.ascontiguousarray(array, dtype=np.float32)
+    _check_values(result[np.newaxis, :])
+    return result
+
+
+def check_allowed(allowed: object) -> Keys:
+    """``allowed`` as sorted, distinct, non-negative int64 keys.
+
+    The protocol asks callers for sorted keys; an unsorted array is sorted here rather than
+    silently mis-searched (binary search on unsorted keys would drop allowed ones).
+    """
+    array = np.asarray(allowed)
+    if array.ndim != 1:
+        raise ValidationError(f"allowed must be a 1-d array, got shape {array.shape}")
+    if array.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if array.dtype.kind not in "iu":
+        raise ValidationError(f"allowed must hold integer keys, got dtype {array.dtype}")
+    if array.dtype.kind == "u":
+        array = array[array <= MAX_KEY]
+    result = np.ascontiguousarray(array, dtype=np.int64)
+    if result.size > 1 and not bool(np.all(result[1:] > result[:-1])):
+        result = np.unique(result)
+    # No key is negative (check_keys refuses them); dropping them keeps -1 away from usearch,
+    # where it would alias the sentinel.
+    start = int(np.searchsorted(result, 0))
+    return result[start:] if start else result
+
+
+def _check_values(rows: Vectors) -> None:
+    if not np.isfinite(rows).all():
+        raise InvalidEmbeddingError("vectors contain NaN or infinite values")
+    norms = np.linalg.norm(rows, axis=1)
+    bad = np.abs(norms - 1.0) > UNIT_TOLERANCE
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise InvalidEmbeddingError(
+            f"vectors must be unit length (row {row} has norm {float(norms[row]):.4g})"
+        )
