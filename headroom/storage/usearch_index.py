@@ -1,0 +1,485 @@
+"""UsearchIndex: an HNSW graph (usearch) persisted to one file, searched exactly about ``allowed``.
+
+usearch is imported lazily through ``headroom._imports`` (importing it before onnxruntime
+crashes the interpreter). Every usearch call runs in a worker thread and, per index, one at a
+time: the Python binding's ``search`` reserves memory and uses search context 0 whenever
+``threads=1``, so two concurrent searches would share scratch space, and remove + search from
+two threads is unsafe too. Serialising costs little here: one query takes ~0.2-2 ms.
+
+The file is a cache of SQLite: when it is missing, unreadable or of another configuration the
+index starts empty (with a warning) and the facade re-adds what ``keys()`` lacks.
+docs/storage-vector-index.md describes the format, the recovery rules and the measurements
+behind the filtered-search strategy.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import anyio
+import anyio.to_thread
+import numpy as np
+import numpy.typing as npt
+
+from headroom._imports import import_usearch_index
+from headroom.errors import ClosedError, ConfigError, HeadroomError, StorageError
+from headroom.storage._filtering import (
+    DEFAULT_EXACT_THRESHOLD,
+    Strategy,
+    check_allowed,
+    check_k,
+    check_keys,
+    check_query,
+    check_vectors,
+    empty_result,
+    is_member,
+    plan_search,
+    top_k,
+    widen,
+)
+
+if TYPE_CHECKING:
+    # Only for annotations: importing storage.base at run time pulls in headroom.memory
+    # (base -> memory.models -> memory/__init__ -> facade -> storage.base), a cycle.
+    from headroom.storage.base import Keys
+
+__all__ = ["UsearchDType", "UsearchIndex"]
+
+UsearchDType = Literal["f32", "f16", "i8"]
+
+_T = TypeVar("_T")
+_log = logging.getLogger(__name__)
+
+_ADD_CHUNK = 1024
+"""Vectors per locked usearch call when adding: a 100k rebuild lets searches in between."""
+
+_GATHER_CHUNK = 4096
+"""Keys per ``get`` in the exact path: bounds the temporary copy (6 MB at 384 dims)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Config:
+    dimension: int
+    m: int
+    ef_construction: int
+    ef_search: int
+    dtype: UsearchDType
+    exact_threshold: int
+
+    @property
+    def metric(self) -> str:
+        # Inner product on unit vectors equals cosine and skips two norms per distance
+        # (-30% search time, -13% add time measured at 384 dims). usearch's i8 inner product
+        # is not scaled back to [-1, 1], so i8 keeps "cos", which is.
+        return "cos" if self.dtype == "i8" else "ip"
+
+    def validate(self) -> None:
+        for name in ("dimension", "m", "ef_construction", "ef_search"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+        if self.m < 2:
+            raise ConfigError(f"m must be >= 2, not {self.m}")
+        if self.dtype not in ("f32", "f16", "i8"):
+            raise ConfigError(f"dtype must be 'f32', 'f16' or 'i8', not {self.dtype!r}")
+        threshold = self.exact_threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+            raise ConfigError(f"exact_threshold must be an integer >= 0, not {threshold!r}")
+
+    def new_index(self, usearch: ModuleType) -> Any:
+        return usearch.Index(
+            ndim=self.dimension,
+            metric=self.metric,
+            dtype=self.dtype,
+            connectivity=self.m,
+            expansion_add=self.ef_construction,
+            expansion_search=self.ef_search,
+        )
+
+
+class UsearchIndex:
+    """HNSW nearest-neighbour search over unit vectors; see the module docstring.
+
+    Create with :meth:`open`. ``aclose()`` does not save: call :meth:`save` first to keep the
+    work (a missing file only costs a rebuild from SQLite).
+    """
+
+    def __init__(self, config: _Config, path: Path | None, usearch: ModuleType, index: Any):
+        """Use :meth:`open`."""
+        self._config = config
+        self._path = path
+        self._usearch = usearch
+        self._index = index
+        self._size = len(index)
+        self._dirty = False
+        self._limiter = anyio.CapacityLimiter(1)
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str] | None,
+        dimension: int,
+        *,
+        m: int = 16,
+        ef_construction: int = 200,
+        ef_search: int = 50,
+        dtype: UsearchDType = "f32",
+        exact_threshold: int = DEFAULT_EXACT_THRESHOLD,
+    ) -> UsearchIndex:
+        """Load the index at ``path`` (None: in memory only), or start empty.
+
+        A missing file gives an empty index. A file that cannot be loaded, or was written for
+        another dimension, dtype or metric, gives an empty index and a RuntimeWarning; the
+        file is first renamed to ``<name>.corrupt`` (never deleted). ``m``,
+        ``ef_construction`` and ``ef_search`` are HNSW's M, efConstruction and ef; a loaded
+        file keeps the M it was built with.
+        """
+        config = _Config(dimension, m, ef_construction, ef_search, dtype, exact_threshold)
+        config.validate()
+        file = None if path is None else Path(path)
+        usearch, index, problem = await anyio.to_thread.run_sync(_open_sync, config, file)
+        if problem is not None:
+            # Warned here, on the caller's thread, so warning filters and pytest.warns see it.
+            _log.warning("%s", problem)
+            warnings.warn(problem, RuntimeWarning, stacklevel=2)
+        return cls(config, file, usearch, index)
+
+    @property
+    def dimension(self) -> int:
+        return self._config.dimension
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def __len__(self) -> int:
+        self._check_open()
+        return self._size
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{self._size} vectors"
+        where = "in memory" if self._path is None else str(self._path)
+        return f"<UsearchIndex dimension={self.dimension} {state} {where}>"
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=1)
+
+    async def __aenter__(self) -> UsearchIndex:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def add(self, keys: Keys, vectors: npt.NDArray[np.float32]) -> None:
+        """Insert or replace; validated as a whole first, then added in chunks.
+
+        Chunks let searches run during a large rebuild. If a chunk fails (or the call is
+        cancelled) the earlier chunks stay indexed: ``keys()`` says which.
+        """
+        self._check_open()
+        dimension = self.dimension
+
+        def check() -> tuple[Keys, npt.NDArray[np.float32]]:
+            checked_keys = check_keys(keys)
+            return checked_keys, check_vectors(vectors, checked_keys.size, dimension)
+
+        # Validation needs no lock: it reads only the caller's arrays.
+        checked_keys, checked = await anyio.to_thread.run_sync(check)
+        for start in range(0, checked_keys.size, _ADD_CHUNK):
+            stop = start + _ADD_CHUNK
+            await self._run(partial(self._add_sync, checked_keys[start:stop], checked[start:stop]))
+
+    async def remove(self, keys: Keys) -> None:
+        await self._run(lambda: self._remove_sync(keys))
+
+    async def search(
+        self, query: npt.NDArray[np.float32], k: int, allowed: Keys | None = None
+    ) -> tuple[Keys, npt.NDArray[np.float32]]:
+        return await self._run(lambda: self._search_sync(query, k, allowed))
+
+    async def keys(self) -> Keys:
+        return await self._run(self._keys_sync)
+
+    async def save(self) -> None:
+        """Write the file atomically; a no-op in memory or when nothing changed."""
+        await self._run(self._save_sync)
+
+    async def aclose(self) -> None:
+        """Free the index (without saving). Idempotent; waits for a running call."""
+        if self._closed:
+            return
+        async with self._limiter:
+            self._closed = True
+            index, self._index = self._index, None
+            with _translated("free the index"):
+                index.reset()
+
+    # -- worker-thread side: everything below runs holding the limiter ------------------
+
+    async def _run(self, func: Callable[[], _T]) -> _T:
+        self._check_open()
+
+        def call() -> _T:
+            self._check_open()  # aclose may have taken the limiter first
+            return func()
+
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this UsearchIndex is closed")
+
+    def _add_sync(self, keys: Keys, vectors: npt.NDArray[np.float32]) -> None:
+        ukeys = keys.view(np.uint64)
+        with _translated("add vectors"):
+            present = self._index.contains(ukeys)
+            if present.any():  # usearch refuses duplicate keys: replacing is remove + add
+                self._index.remove(ukeys[present], threads=1)
+                self._dirty = True
+            self._index.add(ukeys, vectors, copy=True, threads=1)
+            self._dirty = True
+            self._size = len(self._index)
+
+    def _remove_sync(self, keys: Keys) -> None:
+        ukeys = check_keys(keys).view(np.uint64)
+        if ukeys.size == 0:
+            return
+        with _translated("remove vectors"):
+            removed = int(self._index.remove(ukeys, threads=1))
+            if removed:
+                self._dirty = True
+            self._size = len(self._index)
+
+    def _keys_sync(self) -> Keys:
+        with _translated("list keys"):
+            # Slicing (not np.asarray) because usearch's __array__ trips a numpy 2 warning.
+            stored = self._index.keys[0 : len(self._index)]
+        return np.sort(np.asarray(stored, dtype=np.uint64).view(np.int64))
+
+    def _search_sync(
+        self, query: npt.NDArray[np.float32], k: int, allowed: Keys | None
+    ) -> tuple[Keys, npt.NDArray[np.float32]]:
+        vector = check_query(query, self.dimension)
+        wanted = check_k(k)
+        allowed_keys = None if allowed is None else check_allowed(allowed)
+        size = self._size
+        if wanted == 0 or size == 0:
+            return empty_result()
+        if allowed_keys is None:
+            return self._search_unfiltered(vector, min(wanted, size))
+        with _translated("look up keys"):
+            present = allowed_keys[self._index.contains(allowed_keys.view(np.uint64))]
+        if present.size == 0:
+            return empty_result()
+        wanted = min(wanted, present.size)
+        plan = plan_search(
+            size=size,
+            allowed=present.size,
+            k=wanted,
+            exact_threshold=self._config.exact_threshold,
+            ef_search=self._config.ef_search,
+        )
+        while True:
+            if plan.strategy is Strategy.GATHER:
+                return self._gather(vector, present, wanted)
+            if plan.strategy is Strategy.SCAN:
+                return self._filtered(self._neighbours(vector, size, exact=True), present, wanted)
+            found = self._filtered(self._neighbours(vector, plan.candidates), present, wanted)
+            if found[0].size >= wanted:
+                return found
+            plan = widen(plan, size)
+
+    def _search_unfiltered(
+        self, vector: npt.NDArray[np.float32], wanted: int
+    ) -> tuple[Keys, npt.NDArray[np.float32]]:
+        keys, similarities = self._neighbours(vector, wanted)
+        if keys.size < wanted:  # parts of the graph unreachable after removals
+            keys, similarities = self._neighbours(vector, wanted, exact=True)
+        return top_k(keys, similarities, wanted)
+
+    def _neighbours(
+        self, vector: npt.NDArray[np.float32], count: int, *, exact: bool = False
+    ) -> tuple[Keys, npt.NDArray[np.float32]]:
+        with _translated("search"):
+            matches = self._index.search(vector, count, threads=1, exact=exact)
+        keys = np.asarray(matches.keys, dtype=np.uint64).view(np.int64)
+        # Both metrics report distance = 1 - similarity.
+        similarities = (1.0 - np.asarray(matches.distances, dtype=np.float32)).astype(np.float32)
+        return keys, similarities
+
+    @staticmethod
+    def _filtered(
+        found: tuple[Keys, npt.NDArray[np.float32]], allowed: Keys, wanted: int
+    ) -> tuple[Keys, npt.NDArray[np.float32]]:
+        keys, similarities = found
+        keep = is_member(allowed, keys)
+        return top_k(keys[keep], similarities[keep], wanted)
+
+    def _gather(
+        self, vector: npt.NDArray[np.float32], present: Keys, wanted: int
+    ) -> tuple[Keys, npt.NDArray[np.float32]]:
+        best_keys, best = empty_result()
+        for start in range(0, present.size, _GATHER_CHUNK):
+            keys = present[start : start + _GATHER_CHUNK]
+            with _translated("read vectors"):
+                rows = self._index.get(keys.view(np.uint64), dtype="f32")
+            matrix = np.vstack(rows).astype(np.float32, copy=False)
+            similarities = (matrix @ vector).astype(np.float32, copy=False)
+            best_keys, best = top_k(
+                np.concatenate((best_keys, keys)), np.concatenate((best, similarities)), wanted
+            )
+        return best_keys, best
+
+    def _save_sync(self) -> None:
+        if self._path is None or not self._dirty:
+            return
+        index = self._index
+        with _translated(f"save {self._path}"):
+            _write_atomically(self._path, lambda tmp: index.save(os.fspath(tmp)))
+        self._dirty = False
+
+
+def _open_sync(config: _Config, path: Path | None) -> tuple[ModuleType, Any, str | None]:
+    """The usearch module, the index, and what went wrong with the file (None if nothing)."""
+    usearch = import_usearch_index()
+    with _translated("create an index"):
+        fresh = config.new_index(usearch)
+    if path is None:
+        return usearch, fresh, None
+    _remove_stale_temporaries(path)
+    if not path.exists():
+        return usearch, fresh, None
+    problem = _load_into(usearch, config, path, fresh)
+    if problem is None:
+        return usearch, fresh, None
+    with _translated("reset the index"):
+        fresh.reset()
+        fresh = config.new_index(usearch)
+    try:
+        moved = _move_aside(path)
+    except OSError as exc:
+        # Saving later would overwrite the only copy of the bad file: refuse instead.
+        raise StorageError(
+            f"vector index {path} {problem}, and moving it aside failed: {exc}"
+        ) from exc
+    return (
+        usearch,
+        fresh,
+        (
+            f"vector index {path} {problem}; starting empty (the facade rebuilds it from the "
+            f"database); the old file is kept as {moved}"
+        ),
+    )
+
+
+def _load_into(usearch: ModuleType, config: _Config, path: Path, index: Any) -> str | None:
+    """Load ``path`` into ``index``; a description of the problem, or None when it loaded."""
+    try:
+        meta = usearch.Index.metadata(os.fspath(path))
+    except Exception as exc:  # usearch raises ValueError/RuntimeError on foreign bytes
+        return f"is unreadable ({exc})"
+    if not meta:
+        return "is unreadable (no usearch header)"
+    dimension = int(meta["dimensions"])
+    if dimension != config.dimension:
+        return f"holds vectors of dimension {dimension}, not {config.dimension}"
+    wanted = config.new_index(usearch)
+    try:
+        # Checked before loading because load() silently adopts the file's settings.
+        if meta["kind_scalar"] != wanted.dtype or meta["kind_metric"] != wanted.metric_kind:
+            return (
+                f"was written as {meta['kind_scalar'].name}/{meta['kind_metric'].name}, "
+                f"not {wanted.dtype.name}/{wanted.metric_kind.name}"
+            )
+    finally:
+        wanted.reset()
+    try:
+        index.load(os.fspath(path))
+    except Exception as exc:  # truncated or damaged: RuntimeError "Failed to ..."
+        return f"is corrupt or truncated ({exc})"
+    if index.ndim != config.dimension or len(index) != int(meta["count_present"]):
+        return "did not load consistently with its own header"
+    return None
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write`` into a temporary file beside ``path``, flush it to disk, then rename it over.
+
+    A crash leaves either the old file or the new one, never a mix; a leftover temporary is
+    removed by the next :meth:`UsearchIndex.open`.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)  # usearch opens the file itself, by name
+    temporary = Path(name)
+    try:
+        write(temporary)
+        # fsync through a new descriptor flushes the file's pages whichever fd wrote them.
+        with temporary.open("rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            temporary.unlink()
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX; Windows has no directory handles to flush)."""
+    if os.name == "nt":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete temporaries a crashed save left beside ``path`` (one writer per database)."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        _log.info("removing %s, left by an interrupted save", stale)
+        with suppress(OSError):
+            stale.unlink()
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename ``path`` to ``<name>.corrupt`` (or ``.corrupt.N`` if taken); the new name."""
+    target = path.with_name(f"{path.name}.corrupt")
+    counter = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt.{counter}")
+        counter += 1
+    os.replace(path, target)
+    return target
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """usearch's exceptions (RuntimeError, ValueError, ...) as StorageError."""
+    try:
+        yield
+    except HeadroomError:
+        raise
+    except Exception as exc:
+        raise StorageError(f"usearch could not {action}: {exc}") from exc
