@@ -120,6 +120,17 @@ class _ProcessLock:
             self._fd = None
 
 
+def _prepare(path: Path) -> _ProcessLock:
+    """Create the database's folder and take the process lock (blocking: run in a thread)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the folder for {path}: {exc}") from exc
+    lock = _ProcessLock(path.with_name(path.name + ".lock"))
+    lock.acquire()
+    return lock
+
+
 class SQLiteStore:
     """The MemoryStore backend over one SQLite file. Create with :meth:`open`."""
 
@@ -143,12 +154,8 @@ class SQLiteStore:
     async def open(cls, path: Path) -> SQLiteStore:
         """Open (creating if needed) and migrate the database at ``path``."""
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create the folder for {path}: {exc}") from exc
-        lock = _ProcessLock(path.with_name(path.name + ".lock"))
-        lock.acquire()
+        # File-system calls block: run them in a worker thread, never on the event loop.
+        lock = await asyncio.to_thread(_prepare, path)
         writer: aiosqlite.Connection | None = None
         reader: aiosqlite.Connection | None = None
         try:
