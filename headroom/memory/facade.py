@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import numpy as np
 
 from headroom.embedders.base import Embedder, normalize, validate_vectors
@@ -33,6 +34,7 @@ from headroom.errors import (
     ConfigError,
     DimensionMismatchError,
     NotFoundError,
+    StorageError,
     ValidationError,
 )
 from headroom.memory.config import MemoryConfig
@@ -519,13 +521,19 @@ class HierarchicalMemory:
             path = self._config.path.parent / _index_file(
                 self._config.path, self._embedder.model_name, self._embedder.dimension
             )
-            stale = self._vectors
+            # The live index keeps serving until the new one is complete: a failure here
+            # leaves this memory as it was (the file is only a cache of SQLite).
+            await _remove_file(path)
+            fresh = await _open_vector_index(self._config, path, self._embedder)
+            try:
+                await _reconcile(self._store, fresh)
+                await fresh.save()
+            except BaseException:
+                await fresh.aclose()
+                raise
+            stale, self._vectors = self._vectors, fresh
             await stale.aclose()
-            path.unlink(missing_ok=True)
-            self._vectors = await _open_vector_index(self._config, path, self._embedder)
-            await _reconcile(self._store, self._vectors)
-            await self._vectors.save()
-            return len(self._vectors)
+            return len(fresh)
 
     # -- re-embedding --------------------------------------------------------------------------
 
@@ -592,7 +600,7 @@ class HierarchicalMemory:
             blobs = {key: blob for key, blob in blobs.items() if key in live}
             index_file = _index_file(self._config.path, embedder.model_name, embedder.dimension)
             path = self._config.path.parent / index_file
-            path.unlink(missing_ok=True)
+            await _remove_file(path)
             fresh = await _open_vector_index(self._config, path, embedder)
             try:
                 await self._store.replace_embeddings(
@@ -759,6 +767,14 @@ async def _open_vector_index(config: MemoryConfig, path: Path, embedder: Embedde
         ef_search=config.hnsw_ef_search,
         exact_threshold=config.exact_search_threshold,
     )
+
+
+async def _remove_file(path: Path) -> None:
+    """Delete ``path`` if it exists, in a worker thread (file-system calls block)."""
+    try:
+        await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
+    except OSError as exc:
+        raise StorageError(f"cannot remove {path}: {exc}") from exc
 
 
 async def _reconcile(store: SQLiteStore, vectors: VectorIndex) -> None:
