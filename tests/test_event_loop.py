@@ -17,7 +17,7 @@ import hashlib
 import re
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import anyio
@@ -90,7 +90,9 @@ async def test_the_fixture_catches_blocking_calls(no_blocking: BlockBuster, tmp_
         sqlite_store._prepare(tmp_path / "blocked" / "memory.db")
 
 
-async def test_every_operation_leaves_the_loop_free(no_blocking: BlockBuster, tmp_path: Path) -> None:
+async def test_every_operation_leaves_the_loop_free(
+    no_blocking: BlockBuster, tmp_path: Path
+) -> None:
     # A folder that does not exist yet: creating it is file-system work too.
     config = MemoryConfig(db_path=tmp_path / "new" / "folder" / "memory.db")
     async with await HierarchicalMemory.create(config, embedder=HashingEmbedder()) as memory:
@@ -134,7 +136,7 @@ async def _measure_lag(stop: anyio.Event, lags: list[float], interval: float = 0
 
 @pytest.mark.parametrize("count", [5_000])
 async def test_loop_lag_during_a_large_add_many_and_searches(
-    tmp_path: Path, count: int, record_property: pytest.RecordProperty
+    tmp_path: Path, count: int, record_property: Callable[[str, object], None]
 ) -> None:
     config = MemoryConfig(db_path=tmp_path / "memory.db")
     users = [f"user{i}" for i in range(5)]
@@ -145,7 +147,9 @@ async def test_loop_lag_during_a_large_add_many_and_searches(
     lags: list[float] = []
     search_times: list[float] = []
     stop = anyio.Event()
-    async with await HierarchicalMemory.create(config, embedder=ThreadedHashingEmbedder()) as memory:
+    async with await HierarchicalMemory.create(
+        config, embedder=ThreadedHashingEmbedder()
+    ) as memory:
         await memory.add_many(items[:500])  # something to find from the start
 
         async def searches() -> None:
