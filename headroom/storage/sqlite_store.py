@@ -29,6 +29,7 @@ from headroom.errors import (
     SchemaVersionError,
     StorageError,
     SupersededError,
+    ValidationError,
 )
 from headroom.memory.chains import order_chain
 from headroom.memory.models import Memory, MemoryCategory, MemoryFilter, MemoryStats
@@ -68,22 +69,46 @@ def _row_to_memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
     )
 
 
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
+
+
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)  # set by SQLite (Python 3.11+), else absent
+    return None if code is None else int(code) & 0xFF
+
+
 def _corrupt(exc: sqlite3.Error) -> bool:
+    if _primary_code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return True
     text = str(exc).lower()
     return "not a database" in text or "malformed" in text or "disk image" in text
 
 
+def _locked(exc: sqlite3.Error) -> bool:
+    if _primary_code(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return True
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 @contextlib.contextmanager
-def translate_errors(what: str) -> Iterator[None]:
-    """Re-raise sqlite3 errors as our own, chained."""
+def translate_errors(what: str, path: Path | None = None) -> Iterator[None]:
+    """Re-raise sqlite3 errors (and values SQLite cannot bind) as our own, chained."""
+    where = "the database" if path is None else f"the database {path}"
     try:
         yield
     except sqlite3.Error as exc:
         if _corrupt(exc):
-            raise CorruptDatabaseError(f"{what}: the database file is corrupt ({exc})") from exc
-        if "locked" in str(exc).lower() or "busy" in str(exc).lower():
-            raise DatabaseLockedError(f"{what}: the database is locked ({exc})") from exc
+            raise CorruptDatabaseError(
+                f"{what}: {where} is corrupt ({exc}). headroom has not modified it: restore it "
+                "from a backup, or move it aside to start a new one"
+            ) from exc
+        if _locked(exc):
+            raise DatabaseLockedError(f"{what}: {where} is locked ({exc})") from exc
         raise StorageError(f"{what}: {exc}") from exc
+    except (OverflowError, UnicodeEncodeError) as exc:
+        # A value SQLite cannot bind (an int past 64 bits, a lone surrogate): nothing stored.
+        raise ValidationError(f"{what}: a value cannot be stored ({exc})") from exc
     except ValueError as exc:
         # aiosqlite raises ValueError for a connection closed underneath it.
         if "closed" in str(exc).lower():
@@ -159,7 +184,7 @@ class SQLiteStore:
         writer: aiosqlite.Connection | None = None
         reader: aiosqlite.Connection | None = None
         try:
-            with translate_errors(f"opening {path}"):
+            with translate_errors("opening the database", path):
                 writer = await aiosqlite.connect(path, isolation_level=None)
                 await writer.execute("PRAGMA busy_timeout = 5000")
                 mode = await (await writer.execute("PRAGMA journal_mode = WAL")).fetchone()
@@ -203,7 +228,7 @@ class SQLiteStore:
         """One write transaction; rolled back on any error."""
         self._check_open()
         async with self._write_lock:
-            with translate_errors(what):
+            with translate_errors(what, self.path):
                 await self._writer.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._writer
@@ -215,7 +240,7 @@ class SQLiteStore:
 
     async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self._check_open()
-        with translate_errors("reading memories"):
+        with translate_errors("reading memories", self.path):
             async with self._reader.execute(sql, params) as cursor:
                 return [tuple(row) for row in await cursor.fetchall()]
 
