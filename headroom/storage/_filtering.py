@@ -1,7 +1,7 @@
 """Pure helpers shared by the vector indexes: input checks, filtered-search strategy, top-k.
 
 No I/O and no backend here, so every rule is testable on plain arrays. The strategy numbers
-(``DEFAULT_EXACT_THRESHOLD``, ``OVERSAMPLING_MARGIN``, ``SCAN_FRACTION``) come from
+(``DEFAULT_EXACT_THRESHOLD``, ``OVERSAMPLING_MARGIN``, ``HNSW_COST_RATIO``) come from
 ``benchmarks/vector_index_probe.py``; docs/storage-vector-index.md records the measurements.
 """
 
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_EXACT_THRESHOLD",
+    "HNSW_COST_RATIO",
     "OVERSAMPLING_MARGIN",
-    "SCAN_FRACTION",
     "Plan",
     "Strategy",
     "check_allowed",
@@ -36,6 +36,7 @@ __all__ = [
     "empty_result",
     "is_member",
     "plan_search",
+    "similarities",
     "top_k",
     "widen",
 ]
@@ -43,21 +44,27 @@ __all__ = [
 Vectors = npt.NDArray[np.float32]
 
 DEFAULT_EXACT_THRESHOLD = 2048
-"""Allowed sets up to this size are searched exactly, by gathering their vectors.
+"""Allowed sets up to this size are always searched exactly, by gathering their vectors.
 
-Gathering costs ~1.5 µs a key and the dot products almost nothing, so 2,048 keys take ~3 ms,
-about what one oversampled HNSW query costs when the allowed set is that rare (k' ≈ 1,000 of
-100k); above it the gather grows linearly while HNSW gets cheaper. See the probe's table."""
+Gathering costs ~1 µs a key (2,048 keys: ~2 ms at 384 dims), about what one oversampled HNSW
+query costs at 100k vectors when the allowed set is that rare (k' ≈ 1,000). See the probe."""
 
 OVERSAMPLING_MARGIN = 2.0
 """k' = k · N / |allowed| · margin: on average ``margin · k`` allowed keys among k' neighbours,
 so a uniformly spread allowed set rarely needs the (x4) retry."""
 
-SCAN_FRACTION = 0.25
-"""An HNSW search asked for this fraction of the index or more visits most of the graph and is
-slower than usearch's own brute-force scan of every vector; scan instead."""
+HNSW_COST_RATIO = 4.0
+"""What one HNSW candidate costs relative to gathering one allowed vector (measured: ~1.5 at
+10k vectors, ~7 at 100k). Beyond the threshold, the plan still gathers when k' candidates
+would cost more than |allowed| gathered vectors: with k = 10 that moves the effective
+threshold to ~2,800 at 100k vectors and grows it with k (large k needs a huge k')."""
 
 WIDEN_FACTOR = 4
+
+BLOCK_ROWS = 1024
+"""Rows per matrix-vector product. OpenBLAS (numpy's wheels) multithreads larger products,
+and on a 2-core machine that measured 8 ms for 2,048 x 384 where 1,024-row blocks take
+0.04 ms (16 ms vs 6 ms at 100k rows)."""
 
 UNIT_TOLERANCE = 1e-2
 """How far a vector's norm may be from 1. Loose enough for f16/i8 round trips, tight enough to
@@ -71,8 +78,6 @@ class Strategy(enum.Enum):
     """Fetch the allowed vectors and compute every dot product: exact, cost ∝ |allowed|."""
     HNSW = "hnsw"
     """Ask the graph for ``candidates`` neighbours and keep the allowed ones."""
-    SCAN = "scan"
-    """Brute-force every vector in the index, keep the allowed ones: exact, cost ∝ N."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +95,7 @@ def plan_search(
     exact_threshold: int,
     ef_search: int,
     margin: float = OVERSAMPLING_MARGIN,
-    scan_fraction: float = SCAN_FRACTION,
+    cost_ratio: float = HNSW_COST_RATIO,
 ) -> Plan:
     """How to find the best ``k`` of ``allowed`` keys present in an index of ``size``.
 
@@ -100,22 +105,29 @@ def plan_search(
         return Plan(Strategy.GATHER)
     wanted = math.ceil(k * size / allowed * margin)
     # usearch explores max(ef_search, count) candidates anyway: asking for that many is free.
-    candidates = min(size, max(wanted, ef_search, k))
-    return _hnsw_or_scan(candidates, size, scan_fraction)
+    return _cheapest(min(size, max(wanted, ef_search, k)), size, allowed, cost_ratio)
 
 
-def widen(plan: Plan, size: int, scan_fraction: float = SCAN_FRACTION) -> Plan:
+def widen(plan: Plan, *, size: int, allowed: int, cost_ratio: float = HNSW_COST_RATIO) -> Plan:
     """The next attempt after an HNSW search left fewer than k allowed keys."""
     if plan.strategy is not Strategy.HNSW or plan.candidates >= size:
         # The graph returned all it could reach (removals can disconnect parts of it).
-        return Plan(Strategy.SCAN)
-    return _hnsw_or_scan(min(size, plan.candidates * WIDEN_FACTOR), size, scan_fraction)
+        return Plan(Strategy.GATHER)
+    return _cheapest(min(size, plan.candidates * WIDEN_FACTOR), size, allowed, cost_ratio)
 
 
-def _hnsw_or_scan(candidates: int, size: int, scan_fraction: float) -> Plan:
-    if candidates >= size * scan_fraction:
-        return Plan(Strategy.SCAN)
+def _cheapest(candidates: int, size: int, allowed: int, cost_ratio: float) -> Plan:
+    if candidates >= size or candidates * cost_ratio >= allowed:
+        return Plan(Strategy.GATHER)
     return Plan(Strategy.HNSW, candidates)
+
+
+def similarities(matrix: Vectors, vector: Vectors) -> Vectors:
+    """``matrix @ vector`` as float32, in blocks small enough to stay single-threaded."""
+    out = np.empty(matrix.shape[0], dtype=np.float32)
+    for start in range(0, matrix.shape[0], BLOCK_ROWS):
+        np.matmul(matrix[start : start + BLOCK_ROWS], vector, out=out[start : start + BLOCK_ROWS])
+    return out
 
 
 def is_member(allowed: Keys, keys: Keys) -> npt.NDArray[np.bool_]:

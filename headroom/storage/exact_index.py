@@ -25,6 +25,7 @@ from headroom.storage._filtering import (
     check_vectors,
     empty_result,
     is_member,
+    similarities,
     top_k,
 )
 
@@ -169,8 +170,7 @@ class ExactIndex:
             if rows.size == 0:
                 return empty_result()
             keys, matrix = keys[rows], matrix[rows]
-        similarities = (matrix @ checked_query).astype(np.float32, copy=False)
-        return top_k(keys, similarities, wanted)
+        return top_k(keys, similarities(matrix, checked_query), wanted)
 
     def _reserve(self, needed: int) -> None:
         capacity = self._keys.size

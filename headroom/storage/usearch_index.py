@@ -45,6 +45,7 @@ from headroom.storage._filtering import (
     empty_result,
     is_member,
     plan_search,
+    similarities,
     top_k,
     widen,
 )
@@ -298,23 +299,21 @@ class UsearchIndex:
             exact_threshold=self._config.exact_threshold,
             ef_search=self._config.ef_search,
         )
-        while True:
-            if plan.strategy is Strategy.GATHER:
-                return self._gather(vector, present, wanted)
-            if plan.strategy is Strategy.SCAN:
-                return self._filtered(self._neighbours(vector, size, exact=True), present, wanted)
+        while plan.strategy is Strategy.HNSW:
             found = self._filtered(self._neighbours(vector, plan.candidates), present, wanted)
             if found[0].size >= wanted:
                 return found
-            plan = widen(plan, size)
+            plan = widen(plan, size=size, allowed=present.size)
+        return self._gather(vector, present, wanted)
 
     def _search_unfiltered(
         self, vector: npt.NDArray[np.float32], wanted: int
     ) -> tuple[Keys, npt.NDArray[np.float32]]:
-        keys, similarities = self._neighbours(vector, wanted)
+        keys, sims = self._neighbours(vector, wanted)
         if keys.size < wanted:  # parts of the graph unreachable after removals
-            keys, similarities = self._neighbours(vector, wanted, exact=True)
-        return top_k(keys, similarities, wanted)
+            # usearch's brute force: cheap for a small count (8 ms at 100k vectors).
+            keys, sims = self._neighbours(vector, wanted, exact=True)
+        return top_k(keys, sims, wanted)
 
     def _neighbours(
         self, vector: npt.NDArray[np.float32], count: int, *, exact: bool = False
@@ -323,16 +322,16 @@ class UsearchIndex:
             matches = self._index.search(vector, count, threads=1, exact=exact)
         keys = np.asarray(matches.keys, dtype=np.uint64).view(np.int64)
         # Both metrics report distance = 1 - similarity.
-        similarities = (1.0 - np.asarray(matches.distances, dtype=np.float32)).astype(np.float32)
-        return keys, similarities
+        sims = (1.0 - np.asarray(matches.distances, dtype=np.float32)).astype(np.float32)
+        return keys, sims
 
     @staticmethod
     def _filtered(
         found: tuple[Keys, npt.NDArray[np.float32]], allowed: Keys, wanted: int
     ) -> tuple[Keys, npt.NDArray[np.float32]]:
-        keys, similarities = found
+        keys, sims = found
         keep = is_member(allowed, keys)
-        return top_k(keys[keep], similarities[keep], wanted)
+        return top_k(keys[keep], sims[keep], wanted)
 
     def _gather(
         self, vector: npt.NDArray[np.float32], present: Keys, wanted: int
@@ -343,9 +342,10 @@ class UsearchIndex:
             with _translated("read vectors"):
                 rows = self._index.get(keys.view(np.uint64), dtype="f32")
             matrix = np.vstack(rows).astype(np.float32, copy=False)
-            similarities = (matrix @ vector).astype(np.float32, copy=False)
             best_keys, best = top_k(
-                np.concatenate((best_keys, keys)), np.concatenate((best, similarities)), wanted
+                np.concatenate((best_keys, keys)),
+                np.concatenate((best, similarities(matrix, vector))),
+                wanted,
             )
         return best_keys, best
 
