@@ -17,6 +17,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import NoReturn
 
 import anyio
@@ -37,9 +38,11 @@ __all__ = [
     "JsonClient",
     "Reply",
     "RetryPolicy",
+    "embed_in_batches",
     "model_missing",
     "parse_retry_after",
     "probe_dimension",
+    "run_all",
     "vectors_from",
 ]
 
@@ -295,3 +298,52 @@ async def probe_dimension(
     if width < 1:
         raise EmbedderResponseError(f"{service} answered no usable vector for a probe text")
     return width
+
+
+async def embed_in_batches(
+    texts: Sequence[str],
+    *,
+    batch_size: int,
+    dimension: int,
+    service: str,
+    request: Callable[[list[str]], Awaitable[list[object]]],
+) -> Vectors:
+    """Unit vectors of ``texts``, ``request`` getting up to ``batch_size`` texts at a time.
+
+    The batches run concurrently; the client's semaphore bounds how many are in flight.
+    """
+    texts = list(texts)
+    out = np.empty((len(texts), dimension), dtype=np.float32)
+
+    async def one(start: int) -> None:
+        chunk = texts[start : start + batch_size]
+        rows = await request(chunk)
+        out[start : start + len(chunk)] = vectors_from(rows, len(chunk), dimension, service)
+
+    await run_all([partial(one, start) for start in range(0, len(texts), batch_size)])
+    return out
+
+
+async def run_all(jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:
+    """Run ``jobs`` concurrently; on the first failure cancel the rest and raise it as is.
+
+    A bare task group would wrap the failure in an ExceptionGroup, which callers catching
+    :class:`EmbedderError` would miss.
+    """
+    if len(jobs) == 1:
+        await jobs[0]()
+        return
+    failures: list[Exception] = []
+    async with anyio.create_task_group() as group:
+
+        async def run(job: Callable[[], Awaitable[None]]) -> None:
+            try:
+                await job()
+            except Exception as exc:
+                failures.append(exc)
+                group.cancel_scope.cancel()
+
+        for job in jobs:
+            group.start_soon(run, job)
+    if failures:
+        raise failures[0]

@@ -8,18 +8,17 @@ one text per request (sent with the same bounded concurrency).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING
-
-import anyio
-import numpy as np
 
 from headroom.embedders._http import (
     JsonClient,
     Reply,
     RetryPolicy,
+    embed_in_batches,
     model_missing,
     probe_dimension,
-    vectors_from,
+    run_all,
 )
 from headroom.embedders.base import Vectors
 from headroom.embedders.models import known_dimension
@@ -42,6 +41,8 @@ class OllamaEmbedder:
 
     For a model headroom does not know the dimension of, pass ``native_dimension`` or build the
     embedder with :meth:`create`, which asks the server for one vector.
+    Retries, ``backoff``, ``batch_size`` and ``concurrency`` work as for
+    :class:`~headroom.embedders.openai.OpenAIEmbedder`.
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class OllamaEmbedder:
         base_url: str = DEFAULT_BASE_URL,
         request_timeout: float = 30.0,
         max_retries: int = 5,
+        backoff: float = 0.25,
         batch_size: int = DEFAULT_BATCH_SIZE,
         concurrency: int = DEFAULT_CONCURRENCY,
         native_dimension: int | None = None,
@@ -74,7 +76,7 @@ class OllamaEmbedder:
             base_url=self._base_url,
             headers={},
             timeout=request_timeout,
-            policy=RetryPolicy(max_retries=max_retries),
+            policy=RetryPolicy(max_retries=max_retries, base_delay=backoff),
             concurrency=concurrency,
             model_hint=f"run `ollama pull {model}` on that machine",
         )
@@ -87,6 +89,7 @@ class OllamaEmbedder:
         base_url: str = DEFAULT_BASE_URL,
         request_timeout: float = 30.0,
         max_retries: int = 5,
+        backoff: float = 0.25,
         batch_size: int = DEFAULT_BATCH_SIZE,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> OllamaEmbedder:
@@ -98,6 +101,7 @@ class OllamaEmbedder:
                 base_url=base_url,
                 request_timeout=request_timeout,
                 max_retries=max_retries,
+                backoff=backoff,
                 batch_size=batch_size,
                 concurrency=concurrency,
                 native_dimension=native_dimension,
@@ -138,20 +142,13 @@ class OllamaEmbedder:
     async def embed(self, texts: Sequence[str]) -> Vectors:
         if self._client.closed:
             raise ClosedError("this OllamaEmbedder is closed")
-        texts = list(texts)
-        out = np.empty((len(texts), self._dimension), dtype=np.float32)
-
-        async def one(start: int) -> None:
-            chunk = texts[start : start + self._batch_size]
-            rows = await self._request(chunk)
-            out[start : start + len(chunk)] = vectors_from(
-                rows, len(chunk), self._dimension, self._client.service
-            )
-
-        async with anyio.create_task_group() as group:
-            for start in range(0, len(texts), self._batch_size):
-                group.start_soon(one, start)
-        return out
+        return await embed_in_batches(
+            texts,
+            batch_size=self._batch_size,
+            dimension=self._dimension,
+            service=self._client.service,
+            request=self._request,
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -186,9 +183,7 @@ class OllamaEmbedder:
             rows[row] = _field(reply, "embedding", self._client.service)
 
         # One request per text; the client's semaphore bounds how many run at once.
-        async with anyio.create_task_group() as group:
-            for row in range(len(texts)):
-                group.start_soon(one, row)
+        await run_all([partial(one, row) for row in range(len(texts))])
         return rows
 
 

@@ -15,10 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import anyio
-import numpy as np
-
-from headroom.embedders._http import JsonClient, RetryPolicy, probe_dimension, vectors_from
+from headroom.embedders._http import JsonClient, RetryPolicy, embed_in_batches, probe_dimension
 from headroom.embedders.base import Vectors
 from headroom.embedders.models import known_dimension
 from headroom.errors import ClosedError, ConfigError, EmbedderResponseError
@@ -44,6 +41,11 @@ class OpenAIEmbedder:
     server for shorter vectors (text-embedding-3 models); it is sent only when it differs from
     the model's native dimension. For a model headroom does not know, pass its
     ``native_dimension`` or build the embedder with :meth:`create`, which asks the server.
+
+    Timeouts, connection failures, 429 and 5xx are retried up to ``max_retries`` times, after
+    the wait a ``Retry-After`` header asks for, else a random wait of up to ``backoff``
+    seconds that doubles with each attempt (at most 20 s). Inputs go in requests of up to
+    ``batch_size`` texts, ``concurrency`` requests at a time.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class OpenAIEmbedder:
         azure_api_version: str | None = None,
         request_timeout: float = 30.0,
         max_retries: int = 5,
+        backoff: float = 0.25,
         batch_size: int = DEFAULT_BATCH_SIZE,
         concurrency: int = DEFAULT_CONCURRENCY,
         native_dimension: int | None = None,
@@ -91,7 +94,7 @@ class OpenAIEmbedder:
             headers=headers,
             params=params,
             timeout=request_timeout,
-            policy=RetryPolicy(max_retries=max_retries),
+            policy=RetryPolicy(max_retries=max_retries, base_delay=backoff),
             concurrency=concurrency,
             secrets=[key] if key else [],
             model_hint=f"check the model name {model!r} (embedder_model)",
@@ -108,6 +111,7 @@ class OpenAIEmbedder:
         azure_api_version: str | None = None,
         request_timeout: float = 30.0,
         max_retries: int = 5,
+        backoff: float = 0.25,
         batch_size: int = DEFAULT_BATCH_SIZE,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> OpenAIEmbedder:
@@ -122,6 +126,7 @@ class OpenAIEmbedder:
                 azure_api_version=azure_api_version,
                 request_timeout=request_timeout,
                 max_retries=max_retries,
+                backoff=backoff,
                 batch_size=batch_size,
                 concurrency=concurrency,
                 native_dimension=native_dimension,
@@ -169,21 +174,13 @@ class OpenAIEmbedder:
     async def embed(self, texts: Sequence[str]) -> Vectors:
         if self._client.closed:
             raise ClosedError("this OpenAIEmbedder is closed")
-        texts = list(texts)
-        out = np.empty((len(texts), self._dimension), dtype=np.float32)
-
-        async def one(start: int) -> None:
-            chunk = texts[start : start + self._batch_size]
-            rows = await self._request(chunk)
-            out[start : start + len(chunk)] = vectors_from(
-                rows, len(chunk), self._dimension, self._client.service
-            )
-
-        # The client's semaphore bounds how many of these are in flight at once.
-        async with anyio.create_task_group() as group:
-            for start in range(0, len(texts), self._batch_size):
-                group.start_soon(one, start)
-        return out
+        return await embed_in_batches(
+            texts,
+            batch_size=self._batch_size,
+            dimension=self._dimension,
+            service=self._client.service,
+            request=self._request,
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
