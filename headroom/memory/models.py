@@ -146,6 +146,10 @@ def _check_id(name: str, value: object, *, required: bool = False) -> None:
         raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
     if "\x00" in value:
         raise ValidationError(f"{name} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{name} is not valid Unicode text: {exc.reason}") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,12 +196,15 @@ class MemoryFilter:
                     raise ValidationError(f"{name} must be timezone-aware (use UTC)")
         if self.min_importance is not None:
             check_importance(self.min_importance, name="min_importance")
-        if self.limit is not None and (
-            isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 0
-        ):
+        if self.limit is not None and not _is_count(self.limit):
             raise ValidationError(f"limit must be a non-negative int or None, got {self.limit!r}")
-        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0:
+        if not _is_count(self.offset):
             raise ValidationError(f"offset must be a non-negative int, got {self.offset!r}")
+
+
+def _is_count(value: object) -> bool:
+    """A non-negative int that SQLite can bind (64-bit)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def _levels(values: Iterable[ScopeLevel | str]) -> frozenset[ScopeLevel]:
