@@ -66,5 +66,7 @@ def check_metadata(metadata: object) -> dict[str, Any]:
         text.encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"metadata must be JSON-serialisable: {exc}") from None
+    except RecursionError:
+        raise ValidationError("metadata is nested too deeply to store") from None
     copied: dict[str, Any] = json.loads(text)
     return copied
