@@ -278,7 +278,7 @@ async def test_hnsw_filtered_recall_is_high(open_index: Factory) -> None:
     await oracle.add(keys, vectors)
     await index.add(keys, vectors)
     hits = total = 0
-    for fraction in (1.0, 0.5, 0.3):
+    for fraction in (1.0, 0.6, 0.5):
         allowed = np.sort(rng.choice(keys, int(n * fraction), replace=False))
         plan = plan_search(size=n, allowed=allowed.size, k=k, exact_threshold=0, ef_search=50)
         assert plan.strategy is Strategy.HNSW  # the approximate path is what is measured
@@ -309,20 +309,20 @@ async def test_one_allowed_key_among_twenty_thousand_is_found(open_index: Factor
     assert found.tolist() == [mine]
     assert sims[0] == pytest.approx(float(vectors[mine - 1] @ query), abs=1e-4)
 
-    # 1,000 allowed keys, all far from the query: big enough for the HNSW plan, but the
+    # 2,000 allowed keys, all far from the query: big enough for the HNSW plan, but the
     # nearest candidates hold none of them, so the search widens, then gathers: exact.
-    far = np.sort(order[:1000] + 1).astype(np.int64)
+    far = np.sort(order[:2000] + 1).astype(np.int64)
     plan = plan_search(size=n, allowed=far.size, k=5, exact_threshold=0, ef_search=16)
     assert plan.strategy is Strategy.HNSW
     found, _ = await index.search(query, 5, far)
-    assert found.tolist() == (order[:1000][::-1][:5] + 1).tolist()
+    assert found.tolist() == (order[:2000][::-1][:5] + 1).tolist()
 
-    # 3,000 keys ranked 100th to 3,100th by similarity: the first 67 candidates hold none,
-    # the widened search (268 candidates) does.
-    middle = np.sort(order[::-1][100:3100] + 1).astype(np.int64)
+    # 3,000 keys ranked 300th to 3,300th by similarity: the first 107 candidates hold none,
+    # the widened search (428 candidates) does.
+    middle = np.sort(order[::-1][300:3300] + 1).astype(np.int64)
     found, sims = await index.search(query, 5, middle)
     assert found.size == 5 and np.isin(found, middle).all()
-    assert sims[0] <= float(vectors[order[::-1][100]] @ query) + 1e-4
+    assert sims[0] <= float(vectors[order[::-1][300]] @ query) + 1e-4
 
 
 # -- bad input ------------------------------------------------------------------------
@@ -461,15 +461,18 @@ def test_plan_gathers_small_or_rare_sets_and_oversamples_the_rest() -> None:
         )
 
     assert plan(2048).strategy is Strategy.GATHER
-    assert plan(50_000) == Plan(Strategy.HNSW, 50)  # 40 wanted, but ef_search comes free
-    assert plan(10_000) == Plan(Strategy.HNSW, 200)
-    assert plan(3000) == Plan(Strategy.HNSW, 667)
-    # 800 candidates would cost more than gathering 2,500 vectors.
-    assert plan(2500).strategy is Strategy.GATHER
+    assert plan(50_000) == Plan(Strategy.HNSW, 100)  # ef_search x N / |allowed|
+    assert plan(10_000) == Plan(Strategy.HNSW, 500)
+    assert plan(5000) == Plan(Strategy.HNSW, 1000)
+    # 1,250 candidates would cost more than gathering 4,000 vectors.
+    assert plan(4000).strategy is Strategy.GATHER
     assert plan(100, threshold=0).strategy is Strategy.GATHER
-    assert plan(5000, k=100).strategy is Strategy.GATHER  # k' = 4,000: too many
-    assert widen(Plan(Strategy.HNSW, 200), size=100_000, allowed=10_000) == Plan(Strategy.HNSW, 800)
-    assert widen(Plan(Strategy.HNSW, 800), size=100_000, allowed=10_000).strategy is (
+    assert plan(10_000, k=100) == Plan(Strategy.HNSW, 2000)  # k x margin > ef_search
+    assert plan(5000, k=100).strategy is Strategy.GATHER
+    assert widen(Plan(Strategy.HNSW, 500), size=100_000, allowed=10_000) == Plan(
+        Strategy.HNSW, 2000
+    )
+    assert widen(Plan(Strategy.HNSW, 2000), size=100_000, allowed=10_000).strategy is (
         Strategy.GATHER
     )
     assert widen(Plan(Strategy.HNSW, 10), size=10, allowed=10).strategy is Strategy.GATHER
