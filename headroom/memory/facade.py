@@ -15,9 +15,10 @@ and checked against the scope rule once more, so a stale index entry can never s
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -255,7 +256,7 @@ class HierarchicalMemory:
     async def add_many(self, items: Sequence[NewMemory | Mapping[str, Any]]) -> list[Memory]:
         """Store many memories: one embedding call, one transaction. All or nothing."""
         self._check_open()
-        if isinstance(items, (str, bytes, Mapping)):
+        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
             raise ValidationError("add_many takes a list of NewMemory objects or dicts")
         now = _now()
         memories = [self._new_memory(item, index, now) for index, item in enumerate(items)]
@@ -442,6 +443,12 @@ class HierarchicalMemory:
             check_id(name, getattr(scope, name))
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ValidationError(f"top_k must be a positive int, got {top_k!r}")
+        if min_similarity is not None and (
+            isinstance(min_similarity, bool)
+            or not isinstance(min_similarity, (int, float))
+            or math.isnan(min_similarity)
+        ):
+            raise ValidationError(f"min_similarity must be a number, got {min_similarity!r}")
         wanted = None if categories is None else frozenset(map(MemoryCategory.parse, categories))
         where = SearchFilter(scope, wanted, include_superseded)
         allowed = self._catalog.allowed(
