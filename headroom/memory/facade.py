@@ -18,7 +18,7 @@ import logging
 import math
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -475,9 +475,21 @@ class HierarchicalMemory:
                 found = await self._text.search(text, candidates, where)
                 text_keys.extend(key for key, _ in found)
 
+        # A failing half stops the other and its own error is raised, not an ExceptionGroup.
+        failures: list[Exception] = []
+
+        async def guarded(half: Callable[[], Awaitable[None]], scope: anyio.CancelScope) -> None:
+            try:
+                await half()
+            except Exception as exc:
+                failures.append(exc)
+                scope.cancel()
+
         async with anyio.create_task_group() as group:
-            group.start_soon(vector_half)
-            group.start_soon(text_half)
+            group.start_soon(guarded, vector_half, group.cancel_scope)
+            group.start_soon(guarded, text_half, group.cancel_scope)
+        if failures:
+            raise failures[0]
         fused = reciprocal_rank_fusion(
             [vector_keys, text_keys], [self._config.vector_weight, self._config.text_weight]
         )
