@@ -1,0 +1,129 @@
+"""Commands that read: search, list, show, history, stats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from headroom.cli._context import Invocation, open_memory
+from headroom.cli._errors import CliError, ExitCode
+from headroom.cli._format import (
+    format_details,
+    format_history,
+    format_hits,
+    format_memories,
+    format_stats,
+)
+from headroom.cli._records import hit_to_json, memory_to_json
+from headroom.memory import HierarchicalMemory, Memory, MemoryFilter
+
+__all__ = ["owned", "run_history", "run_list", "run_search", "run_show", "run_stats"]
+
+
+async def owned(memory: HierarchicalMemory, invocation: Invocation, memory_id: str) -> Memory:
+    """The memory, checked against --user when one is given (a guard against wrong ids)."""
+    found = await memory.get(memory_id)
+    user = invocation.args.user
+    if user and found.user_id != user:
+        raise CliError(
+            f"memory {memory_id!r} is not a memory of user {user!r}",
+            ExitCode.NOT_FOUND,
+            "check the id, or drop --user (and unset HEADROOM_USER) to act on any user's memory",
+        )
+    return found
+
+
+async def run_search(invocation: Invocation) -> int:
+    args = invocation.args
+    user = invocation.user()
+    async with open_memory(invocation) as memory:
+        hits = await memory.search(
+            args.query,
+            user_id=user,
+            session_id=args.session,
+            agent_id=args.agent,
+            turn_id=args.turn,
+            top_k=args.top_k,
+            categories=args.category,
+            include_superseded=args.include_superseded,
+            min_similarity=args.min_similarity,
+        )
+    invocation.emit([hit_to_json(h) for h in hits], format_hits(hits, invocation.width))
+    return ExitCode.OK
+
+
+async def run_list(invocation: Invocation) -> int:
+    args = invocation.args
+    where = MemoryFilter(
+        user_id=args.user,
+        session_id=args.session,
+        agent_id=args.agent,
+        turn_id=args.turn,
+        scope_levels=None if args.level is None else frozenset(args.level),
+        categories=None if args.category is None else frozenset(args.category),
+        include_superseded=args.all,
+        valid_at=args.as_of,
+        created_after=args.after,
+        created_before=args.before,
+        min_importance=args.min_importance,
+        limit=args.limit or None,
+        offset=args.offset,
+    )
+    async with open_memory(invocation) as memory:
+        found = await memory.query(where)
+    invocation.emit([memory_to_json(m) for m in found], format_memories(found, invocation.width))
+    if args.limit and len(found) == args.limit:
+        invocation.note(
+            f"(showing {args.limit}; more may follow: --offset {args.offset + args.limit}, "
+            "or --limit 0 for all)"
+        )
+    return ExitCode.OK
+
+
+async def run_show(invocation: Invocation) -> int:
+    async with open_memory(invocation) as memory:
+        found = await owned(memory, invocation, invocation.args.id)
+    invocation.emit(memory_to_json(found), format_details(found))
+    return ExitCode.OK
+
+
+async def run_history(invocation: Invocation) -> int:
+    async with open_memory(invocation) as memory:
+        await owned(memory, invocation, invocation.args.id)
+        chain = await memory.get_history(invocation.args.id)
+    invocation.emit([memory_to_json(m) for m in chain], format_history(chain, invocation.width))
+    return ExitCode.OK
+
+
+def _disk_usage(db: Path) -> int:
+    """Bytes of the database and everything beside it that belongs to it (WAL, index, lock)."""
+    return sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
+
+
+async def run_stats(invocation: Invocation) -> int:
+    args = invocation.args
+    async with open_memory(invocation) as memory:
+        stats = await memory.stats(
+            args.user, session_id=args.session, agent_id=args.agent, turn_id=args.turn
+        )
+        path = memory.config.path
+        model, dimension = memory.embedder.model_name, memory.embedder.dimension
+    size = _disk_usage(path)
+    data: dict[str, Any] = {
+        "database": str(path),
+        "bytes_on_disk": size,
+        "embedder": {"model": model, "dimension": dimension},
+        "total": stats.total,
+        "current": stats.current,
+        "superseded": stats.superseded,
+        "categories": stats.categories,
+        "scopes": stats.scopes,
+    }
+    about = [
+        ("database", f"{path} ({size / 1e6:.1f} MB on disk)"),
+        ("embedder", f"{model} ({dimension} dimensions)"),
+    ]
+    if args.user:
+        about.append(("user", args.user))
+    invocation.emit(data, format_stats(stats, about))
+    return ExitCode.OK

@@ -1,0 +1,194 @@
+"""Commands that move or rebuild data: export, import, reindex, reembed."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from headroom.cli._context import Invocation, open_memory
+from headroom.cli._errors import CliError, ExitCode, describe
+from headroom.cli._progress import ProgressBar, spinner
+from headroom.cli._records import RecordError, memory_from_record, memory_to_record
+from headroom.errors import HeadroomError
+from headroom.memory import HierarchicalMemory, Memory, MemoryConfig, MemoryFilter
+from headroom.memory.facade import ReembedProgress
+
+__all__ = ["run_export", "run_import", "run_reembed", "run_reindex"]
+
+_PAGE = 1000  # memories read per query while exporting: bounded memory for any size
+
+
+@contextmanager
+def _output(invocation: Invocation, target: str) -> Iterator[TextIO]:
+    """stdout for ``-``; else a file that appears complete or not at all (temp + rename)."""
+    if target == "-":
+        yield invocation.stdout
+        return
+    path = Path(target).expanduser()
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
+            yield stream
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+async def _every_version(memory: HierarchicalMemory, user_id: str | None) -> AsyncIterator[Memory]:
+    """Oldest first, a page at a time (the process lock keeps the order stable meanwhile)."""
+    offset = 0
+    while True:
+        page = await memory.query(
+            MemoryFilter(user_id=user_id, include_superseded=True, limit=_PAGE, offset=offset)
+        )
+        for found in page:
+            yield found
+        if len(page) < _PAGE:
+            return
+        offset += _PAGE
+
+
+async def run_export(invocation: Invocation) -> int:
+    args = invocation.args
+    target: str = args.output
+    count = 0
+    async with open_memory(invocation) as memory:
+        try:
+            with _output(invocation, target) as stream:
+                # Every version, oldest first: chains arrive in order and import keeps them.
+                async for found in _every_version(memory, args.user):
+                    line = json.dumps(
+                        memory_to_record(found), ensure_ascii=False, separators=(",", ":")
+                    )
+                    stream.write(line + "\n")
+                    count += 1
+        except OSError as exc:
+            raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if target != "-":
+        invocation.emit({"exported": count, "output": target}, f"exported {count} to {target}")
+    return ExitCode.OK
+
+
+def _read_records(invocation: Invocation, source: str) -> list[Memory]:
+    """Every memory in the file, or an error naming the line; nothing is stored before."""
+    try:
+        if source == "-":
+            lines = invocation.stdin.read().splitlines()
+        else:
+            lines = Path(source).expanduser().read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CliError(f"cannot read {source}: {message}") from None
+    memories: list[Memory] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            found = memory_from_record(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise CliError(
+                f"{source}, line {number}: not JSON ({exc.msg})",
+                hint="the file must hold one JSON object per line, as `headroom export` writes",
+            ) from None
+        except RecordError as exc:
+            raise CliError(f"{source}, line {number}: {exc}") from None
+        if found.id in seen:
+            raise CliError(
+                f"{source}, line {number}: id {found.id!r} repeats line {seen[found.id]}"
+            )
+        seen[found.id] = number
+        memories.append(found)
+    return memories
+
+
+async def _already_stored(memory: HierarchicalMemory, ids: set[str]) -> list[str]:
+    return [m.id async for m in _every_version(memory, None) if m.id in ids]
+
+
+async def run_import(invocation: Invocation) -> int:
+    args = invocation.args
+    memories = _read_records(invocation, args.file)
+    if args.user:
+        memories = [m for m in memories if m.user_id == args.user]
+    imported = 0
+    async with open_memory(invocation, create=True) as memory:
+        if not args.skip_existing:
+            # Checked up front so a conflict stores nothing, although the import runs in
+            # batches (each its own transaction, for the progress bar and bounded memory).
+            clash = await _already_stored(memory, {m.id for m in memories})
+            if clash:
+                raise CliError(
+                    f"{len(clash)} of these ids are already stored, e.g. {clash[0]!r}; "
+                    "nothing was imported",
+                    ExitCode.CONFLICT,
+                    "pass --skip-existing to import only the others, or import into a new --db",
+                )
+        bar = ProgressBar("importing", len(memories), invocation.stderr)
+        try:
+            for start in range(0, len(memories), args.batch_size):
+                batch = memories[start : start + args.batch_size]
+                imported += await memory.import_memories(batch, skip_existing=args.skip_existing)
+                bar.update(start + len(batch))
+        except HeadroomError as exc:
+            if not imported:
+                raise
+            code, message, _ = describe(exc)
+            raise CliError(
+                f"{message} (after {imported} memories were imported)",
+                code,
+                "fix the cause, then run the same import again with --skip-existing",
+            ) from exc
+        finally:
+            bar.close()
+    skipped = len(memories) - imported
+    invocation.emit(
+        {"imported": imported, "skipped": skipped},
+        f"imported {imported} memories"
+        + (f", skipped {skipped} already stored" if skipped else ""),
+    )
+    return ExitCode.OK
+
+
+async def run_reindex(invocation: Invocation) -> int:
+    async with (
+        open_memory(invocation) as memory,
+        spinner("rebuilding the vector index", invocation.stderr),
+    ):
+        count = await memory.reindex()
+    invocation.emit({"vectors": count}, f"rebuilt the vector index: {count} vectors")
+    return ExitCode.OK
+
+
+async def run_reembed(invocation: Invocation) -> int:
+    args = invocation.args
+    current = invocation.config()
+    target = MemoryConfig(
+        db_path=current.path, embedder_backend=args.to_backend, embedder_model=args.to_model
+    )
+    async with open_memory(invocation) as memory:
+        bar = ProgressBar("re-embedding", 0, invocation.stderr)
+
+        def report(progress: ReembedProgress) -> None:
+            bar.update(progress.done, progress.total)
+
+        try:
+            await memory.reembed(target, progress=report)
+        finally:
+            bar.close()
+        model, dimension = memory.embedder.model_name, memory.embedder.dimension
+    invocation.emit(
+        {"embedder": {"backend": target.backend.value, "model": model, "dimension": dimension}},
+        f"re-embedded with {model} ({dimension} dimensions)",
+    )
+    invocation.note(
+        f"from now on open this database with --embedder {target.backend.value} "
+        f"--embedder-model {target.model}"
+    )
+    return ExitCode.OK

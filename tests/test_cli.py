@@ -1,0 +1,470 @@
+"""The ``headroom`` command, run in-process through ``main`` and once as the installed script.
+
+Real databases in tmp_path and the real local model: the CLI opens the engine with its
+defaults, as a person's terminal would.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headroom.cli import ExitCode, main
+from headroom.cli._parser import build_parser
+from headroom.cli._progress import ProgressBar
+from headroom.embedders.base import Embedder
+from tests.fakes import HashingEmbedder
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HEADROOM_DB", "HEADROOM_USER", "HEADROOM_EMBEDDER", "HEADROOM_EMBEDDER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "memory.db"
+
+
+class Cli:
+    """Runs ``main`` against one database, capturing what it prints.
+
+    With the hashing embedder injected at the port (``main(embedder=...)``) each command costs
+    milliseconds; the tests marked as using the real model pass ``embedder=None``.
+    """
+
+    def __init__(
+        self, db: Path, capsys: pytest.CaptureFixture[str], embedder: Embedder | None
+    ) -> None:
+        self.db = db
+        self._capsys = capsys
+        self._embedder = embedder
+        self.out = ""
+        self.err = ""
+
+    def __call__(self, *argv: str, db: Path | None = None) -> int:
+        self._capsys.readouterr()
+        code = main(["--db", str(db or self.db), *argv], embedder=self._embedder)
+        self.out, self.err = self._capsys.readouterr()
+        return code
+
+    def json(self, *argv: str, db: Path | None = None) -> Any:
+        code = self(*argv, "--json", db=db)
+        assert code == 0, self.err
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(db: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(db, capsys, HashingEmbedder())
+
+
+@pytest.fixture
+def real_cli(db: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """The CLI as installed: the embedder from --embedder (the local ONNX model)."""
+    return Cli(db, capsys, None)
+
+
+def _add(cli: Cli, content: str, *extra: str) -> dict[str, Any]:
+    data: dict[str, Any] = cli.json("add", content, *extra)
+    return data
+
+
+# -- help and usage ----------------------------------------------------------------------------
+
+COMMANDS = (
+    "add search list show history supersede rollback delete clear stats export import reindex "
+    "reembed demo"
+).split()
+
+
+def test_help_explains_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for command in COMMANDS:
+        assert f"\n    {command} " in text, command
+    assert "exit codes" in text and "HEADROOM_USER" in text
+    for command in COMMANDS:
+        assert main([command, "--help"]) == 0
+        assert "--db" in capsys.readouterr().out
+
+
+def test_parser_knows_exactly_the_documented_commands() -> None:
+    parser = build_parser()
+    actions = [a for a in parser._actions if a.dest == "command"]
+    assert sorted(actions[0].choices) == sorted(COMMANDS)  # type: ignore[arg-type]
+
+
+def test_usage_errors_exit_2(cli: Cli, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == ExitCode.USAGE
+    assert "a command is required" in capsys.readouterr().err
+    assert cli("add", "no user given") == ExitCode.USAGE
+    assert "needs a user" in cli.err and "HEADROOM_USER" in cli.err
+    assert cli("add", "x", "--user", "u", "--category", "gossip") == ExitCode.USAGE
+    assert cli("add", "x", "--user", "u", "--importance", "2") == ExitCode.USAGE
+    assert cli("add", "x", "--user", "u", "--metadata", "[1]") == ExitCode.USAGE
+    assert "JSON object" in cli.err
+    assert cli("list", "--as-of", "yesterday-ish") == ExitCode.USAGE
+    assert cli("frobnicate") == ExitCode.USAGE
+    assert "Traceback" not in cli.err
+
+
+def test_engine_validation_errors_are_usage_errors_without_traceback(cli: Cli) -> None:
+    assert cli("add", "   ", "--user", "u") == ExitCode.USAGE
+    assert cli.err.startswith("headroom: error: ") and "Traceback" not in cli.err
+
+
+def test_options_work_before_and_after_the_command(cli: Cli, db: Path) -> None:
+    embedder = HashingEmbedder()
+    assert main(["--db", str(db), "--user", "u", "add", "before"], embedder=embedder) == 0
+    assert main(["add", "after", "--db", str(db), "--user", "u"], embedder=embedder) == 0
+    listed = cli.json("list")
+    assert [m["content"] for m in listed] == ["before", "after"]
+
+
+def test_environment_defaults(cli: Cli, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADROOM_DB", str(db))
+    monkeypatch.setenv("HEADROOM_USER", "envuser")
+    assert main(["add", "from the environment", "--json"], embedder=HashingEmbedder()) == 0
+    listed = cli.json("list")
+    assert listed[0]["user_id"] == "envuser"
+
+
+# -- the commands --------------------------------------------------------------------------------
+
+
+def test_add_search_show_with_scopes(cli: Cli) -> None:
+    go = _add(cli, "Bob prefers Go for backend services", "-u", "bob", "-c", "preference")
+    _add(cli, "Bob is debugging the billing service", "-u", "bob", "--session", "morning")
+    _add(cli, "Alice prefers Python", "-u", "alice")
+    assert go["scope"] == "user" and go["category"] == "preference" and go["is_current"]
+
+    hits = cli.json("search", "which language for the backend?", "-u", "bob", "-s", "afternoon")
+    assert [h["memory"]["content"] for h in hits] == ["Bob prefers Go for backend services"]
+    assert -1 <= hits[0]["similarity"] <= 1 and hits[0]["score"] > 0
+
+    morning = cli.json("search", "billing", "-u", "bob", "-s", "morning")
+    assert "Bob is debugging the billing service" in [h["memory"]["content"] for h in morning]
+
+    assert cli("search", "which language?", "-u", "bob") == 0
+    assert "Bob prefers Go" in cli.out and "SIMILARITY" in cli.out
+
+    shown = cli.json("show", go["id"])
+    assert shown == go
+    assert cli("show", go["id"]) == 0 and "preference" in cli.out
+
+
+def test_list_filters(cli: Cli) -> None:
+    a = _add(cli, "user fact", "-u", "u", "-i", "0.9")
+    _add(cli, "session note", "-u", "u", "-s", "s1", "-c", "context", "-i", "0.1")
+    _add(cli, "agent note", "-u", "u", "-a", "planner", "-c", "decision")
+    _add(cli, "someone else", "-u", "v")
+
+    def contents(*argv: str) -> list[str]:
+        return [m["content"] for m in cli.json("list", *argv)]
+
+    assert contents() == ["user fact", "session note", "agent note", "someone else"]
+    assert contents("-u", "u") == ["user fact", "session note", "agent note"]
+    assert contents("--level", "session") == ["session note"]
+    assert contents("--level", "agent", "--level", "session") == ["session note", "agent note"]
+    assert contents("-c", "decision") == ["agent note"]
+    assert contents("-s", "s1") == ["session note"]
+    assert contents("--min-importance", "0.8") == ["user fact"]
+    assert contents("--after", a["created_at"]) == ["session note", "agent note", "someone else"]
+    assert contents("--limit", "1", "--offset", "1") == ["session note"]
+    assert cli("list", "--limit", "2") == 0
+    assert "--offset 2" in cli.err  # there may be more: say how to page
+    assert cli("list", "-u", "nobody") == 0 and "no memories" in cli.out
+
+
+def test_supersede_history_as_of_and_rollback(cli: Cli) -> None:
+    old = _add(cli, "Alice works at Google", "-u", "alice", "-m", '{"source": "hr"}')
+    new = cli.json("supersede", old["id"], "Alice works at Anthropic")
+    assert new["supersedes"] == old["id"] and new["metadata"] == {"source": "hr"}
+
+    history = cli.json("history", old["id"])
+    assert [v["content"] for v in history] == ["Alice works at Google", "Alice works at Anthropic"]
+    assert [v["is_current"] for v in history] == [False, True]
+
+    then = cli.json("list", "--as-of", history[0]["valid_from"])
+    assert [m["content"] for m in then] == ["Alice works at Google"]
+    assert [m["content"] for m in cli.json("list", "--as-of", "now")] == [
+        "Alice works at Anthropic"
+    ]
+    assert len(cli.json("list", "--all")) == 2
+
+    assert cli("supersede", old["id"], "Alice works at OpenAI") == ExitCode.CONFLICT
+    assert new["id"] in cli.err and "history" in cli.err
+
+    assert cli("rollback", new["id"]) == ExitCode.CONFLICT
+    assert "already the current version" in cli.err
+    back = cli.json("rollback", old["id"])
+    assert back["content"] == "Alice works at Google" and back["supersedes"] == new["id"]
+    assert cli("history", old["id"]) == 0
+    assert cli.out.count("Alice works at") == 3 and "*" in cli.out
+
+
+def test_delete_and_clear(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    m = _add(cli, "to forget", "-u", "u")
+    cli.json("supersede", m["id"], "to forget, v2")
+    _add(cli, "keep me", "-u", "u")
+    _add(cli, "session one", "-u", "u", "-s", "s1")
+    _add(cli, "other user", "-u", "v")
+    assert cli.json("delete", m["id"]) == {"deleted": 2, "id": m["id"]}
+    assert cli("show", m["id"]) == ExitCode.NOT_FOUND
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # not a terminal: never asks
+    assert cli("clear", "-u", "u", "-s", "s1") == ExitCode.USAGE
+    assert "--yes" in cli.err
+    assert cli.json("clear", "-u", "u", "-s", "s1", "--yes") == {"deleted": 1}
+    assert cli.json("clear", "-u", "u", "--yes") == {"deleted": 1}
+    assert [x["content"] for x in cli.json("list")] == ["other user"]
+
+
+def test_user_guard_on_id_commands(cli: Cli) -> None:
+    m = _add(cli, "alice's", "-u", "alice")
+    assert cli("show", m["id"], "-u", "bob") == ExitCode.NOT_FOUND
+    assert "not a memory of user 'bob'" in cli.err
+    assert cli("delete", m["id"], "-u", "bob") == ExitCode.NOT_FOUND
+    assert cli("show", m["id"], "-u", "alice") == 0
+
+
+def test_stats(cli: Cli) -> None:
+    m = _add(cli, "a", "-u", "u", "-c", "preference")
+    cli.json("supersede", m["id"], "b")
+    _add(cli, "c", "-u", "u", "-s", "s")
+    _add(cli, "d", "-u", "v")
+    everyone = cli.json("stats")
+    assert (everyone["total"], everyone["current"], everyone["superseded"]) == (4, 3, 1)
+    assert everyone["embedder"] == {"model": "hashing-test", "dimension": 64}
+    assert everyone["bytes_on_disk"] > 0
+    mine = cli.json("stats", "-u", "u")  # scopes and categories count current versions
+    assert mine["total"] == 3 and mine["scopes"] == {"user": 1, "session": 1}
+    assert cli("stats") == 0 and "4 (3 current, 1 superseded)" in cli.out
+
+
+def test_reindex_rebuilds_a_lost_index(cli: Cli, db: Path) -> None:
+    _add(cli, "Rex is Alice's dog", "-u", "alice")
+    _add(cli, "Alice works at Google", "-u", "alice")
+    for index in db.parent.glob(db.name + ".*.usearch"):
+        index.unlink()
+    assert cli.json("reindex") == {"vectors": 2}
+    hits = cli.json("search", "dog", "-u", "alice", "-k", "1")
+    assert hits[0]["memory"]["content"] == "Rex is Alice's dog"
+
+
+# -- export and import ---------------------------------------------------------------------------
+
+
+def _populate(cli: Cli) -> None:
+    job = _add(cli, "Alice works at Google", "-u", "alice", "-i", "0.9")
+    v2 = cli.json("supersede", job["id"], "Alice works at Anthropic", "-m", '{"n": 2}')
+    assert v2["supersedes"] == job["id"]
+    back = cli.json("rollback", job["id"])
+    cli.json("supersede", back["id"], "Alice works at Anthropic again")
+    metadata = '{"tags": ["a", "b"], "nested": {"x": 1.5, "y": null, "z": true}}'
+    _add(
+        cli,
+        'Ünïcödé ✓ "quotes"\nnew line',
+        "-u",
+        "alice",
+        "-s",
+        "s1",
+        "-c",
+        "insight",
+        "-m",
+        metadata,
+    )
+    _add(cli, "agent memory", "-u", "bob", "-a", "planner", "-t", "turn-7", "-i", "0.123456789")
+
+
+def test_export_import_round_trip_is_exact(cli: Cli, tmp_path: Path) -> None:
+    _populate(cli)
+    first = tmp_path / "first.jsonl"
+    assert cli("export", "-o", str(first)) == 0
+    lines = first.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 6 and all(json.loads(line)["id"] for line in lines)
+
+    copy = tmp_path / "copy.db"
+    assert cli.json("import", str(first), db=copy) == {"imported": 6, "skipped": 0}
+    second = tmp_path / "second.jsonl"
+    assert cli("export", "-o", str(second), db=copy) == 0
+    assert second.read_bytes() == first.read_bytes()
+
+    original = cli.json("list", "--all")
+    restored = cli.json("list", "--all", db=copy)
+    assert restored == original  # ids, chains, every timestamp, metadata
+    chain = cli.json("history", original[0]["id"], db=copy)
+    assert [v["content"] for v in chain] == [
+        "Alice works at Google",
+        "Alice works at Anthropic",
+        "Alice works at Google",
+        "Alice works at Anthropic again",
+    ]
+    hits = cli.json("search", "where does Alice work", "-u", "alice", "-k", "1", db=copy)
+    assert hits[0]["memory"]["content"] == "Alice works at Anthropic again"
+
+
+def test_export_to_stdout_and_import_from_stdin(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add(cli, "one", "-u", "u")
+    _add(cli, "two", "-u", "v")
+    assert cli("export", "-u", "u") == 0
+    assert [json.loads(line)["content"] for line in cli.out.splitlines()] == ["one"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(cli.out))
+    assert cli.json("import", "-", db=tmp_path / "other.db") == {"imported": 1, "skipped": 0}
+
+
+def test_import_conflicts_store_nothing(cli: Cli, tmp_path: Path) -> None:
+    _add(cli, "one", "-u", "u")
+    dump = tmp_path / "dump.jsonl"
+    assert cli("export", "-o", str(dump)) == 0
+    extra = tmp_path / "extra.db"
+    _add(cli, "already here", "-u", "u")
+    assert cli("export", "-o", str(tmp_path / "both.jsonl")) == 0
+    assert cli("import", str(dump), db=extra) == 0
+
+    assert cli("import", str(tmp_path / "both.jsonl"), db=extra) == ExitCode.CONFLICT
+    assert "nothing was imported" in cli.err and "--skip-existing" in cli.err
+    assert len(cli.json("list", db=extra)) == 1
+    result = cli.json("import", str(tmp_path / "both.jsonl"), "--skip-existing", db=extra)
+    assert result == {"imported": 1, "skipped": 1}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "line 2: not JSON"),
+        ('{"id": 1}', "line 2: missing fields"),
+        ('{"id": 1, "colour": "red"}', "line 2: unknown fields ['colour']"),
+        ("[]", "line 2: expected a JSON object"),
+    ],
+)
+def test_import_reports_the_bad_line(cli: Cli, tmp_path: Path, line: str, message: str) -> None:
+    _add(cli, "one", "-u", "u")
+    dump = tmp_path / "dump.jsonl"
+    assert cli("export", "-o", str(dump)) == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(dump.read_text() + line + "\n", encoding="utf-8")
+    target = tmp_path / "target.db"
+    assert cli("import", str(bad), db=target) == ExitCode.ERROR
+    assert message in cli.err and "Traceback" not in cli.err
+    assert not target.exists() or cli.json("list", db=target) == []
+
+
+def test_import_checks_times_and_duplicates(cli: Cli, tmp_path: Path) -> None:
+    _add(cli, "one", "-u", "u")
+    assert cli("export") == 0
+    record = json.loads(cli.out)
+    naive = dict(record, created_at=record["created_at"].replace("+00:00", ""))
+    path = tmp_path / "naive.jsonl"
+    path.write_text(json.dumps(naive) + "\n")
+    assert cli("import", str(path), db=tmp_path / "t.db") == ExitCode.ERROR
+    assert "created_at must carry a UTC offset" in cli.err
+    path.write_text((json.dumps(record) + "\n") * 2)
+    assert cli("import", str(path), db=tmp_path / "t.db") == ExitCode.ERROR
+    assert "repeats line 1" in cli.err
+    assert cli("import", str(tmp_path / "missing.jsonl")) == ExitCode.ERROR
+    assert "cannot read" in cli.err
+
+
+# -- failures a person can act on ----------------------------------------------------------------
+
+
+def test_missing_database_is_not_created_by_reads(cli: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    for argv in (["list"], ["stats"], ["search", "x", "-u", "u"], ["export"]):
+        assert cli(*argv, db=missing) == ExitCode.NOT_FOUND
+        assert "no database at" in cli.err and "--db" in cli.err
+    assert not missing.exists()
+
+
+def test_unknown_id_is_not_found(cli: Cli) -> None:
+    _add(cli, "one", "-u", "u")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    for argv in (["show", unknown], ["history", unknown], ["delete", unknown]):
+        assert cli(*argv) == ExitCode.NOT_FOUND, argv
+        assert unknown in cli.err and "hint:" in cli.err
+
+
+def test_database_in_use_exits_5(cli: Cli, db: Path) -> None:
+    _add(cli, "one", "-u", "u")
+    # Another process holding the database: the lock file beside it (docs/storage.md).
+    fd = os.open(str(db) + ".lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        assert cli("list") == ExitCode.LOCKED
+        assert "another process" in cli.err and "hint:" in cli.err
+    finally:
+        os.close(fd)
+    assert cli("list") == 0
+
+
+def test_wrong_embedder_says_how_to_open(cli: Cli, real_cli: Cli) -> None:
+    _add(cli, "made with the hashing embedder", "-u", "u")
+    assert real_cli("list") == ExitCode.ERROR
+    assert "hashing-test" in real_cli.err and "--embedder" in real_cli.err
+    assert "Traceback" not in real_cli.err
+
+
+def test_with_the_real_local_model(real_cli: Cli) -> None:
+    real_cli.json("add", "Rex is Alice's dog", "-u", "alice", "-c", "entity")
+    real_cli.json("add", "Alice works at Google", "-u", "alice")
+    hits = real_cli.json("search", "what pet does she have?", "-u", "alice", "-k", "1")
+    assert hits[0]["memory"]["content"] == "Rex is Alice's dog"  # meaning, not words
+    stats = real_cli.json("stats")
+    assert stats["embedder"] == {"model": "all-MiniLM-L6-v2", "dimension": 384}
+
+
+# -- the installed script ------------------------------------------------------------------------
+
+
+def test_console_script(tmp_path: Path) -> None:
+    script = shutil.which("headroom", path=str(Path(sys.executable).parent))
+    assert script is not None, "the console script is not installed: pip install -e ."
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADROOM_")}
+    env["HEADROOM_DB"] = str(tmp_path / "script.db")
+    env["HEADROOM_USER"] = "carol"
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [script, *argv], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+
+    added = run("add", "Carol takes her coffee black", "--json")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["user_id"] == "carol"
+    found = run("search", "how does she like coffee?", "--json")
+    assert json.loads(found.stdout)[0]["memory"]["content"] == "Carol takes her coffee black"
+    missing = run("show", "00000000-0000-4000-8000-000000000000")
+    assert missing.returncode == ExitCode.NOT_FOUND
+    assert missing.stderr.startswith("headroom: error: ") and "Traceback" not in missing.stderr
+
+
+# -- the progress bar ------------------------------------------------------------------------------
+
+
+def test_progress_bar_draws_only_on_a_terminal() -> None:
+    quiet = io.StringIO()
+    bar = ProgressBar("importing", 10, quiet)
+    bar.update(5)
+    bar.close()
+    assert quiet.getvalue() == ""  # StringIO is not a TTY
+
+    shown = io.StringIO()
+    bar = ProgressBar("importing", 10, shown, enabled=True)
+    bar.update(10)
+    bar.close()
+    assert "importing [" in shown.getvalue() and "100%" in shown.getvalue()
+    assert "10/10" in shown.getvalue() and shown.getvalue().endswith("\n")
