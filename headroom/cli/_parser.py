@@ -152,13 +152,15 @@ def _content_options(parser: argparse.ArgumentParser, *, inherit: bool) -> None:
         "--category",
         "-c",
         choices=_CATEGORIES,
+        metavar="NAME",
         default=None if inherit else "fact",
-        help=f"what kind of memory{suffix or ' (default: fact)'}",
+        help=f"{', '.join(_CATEGORIES)}{suffix or ' (default: fact)'}",
     )
     parser.add_argument(
         "--importance",
         "-i",
         type=_fraction,
+        metavar="F",
         default=None if inherit else 0.5,
         help=f"0 to 1{suffix or ' (default: 0.5)'}",
     )
@@ -191,7 +193,6 @@ def build_parser() -> argparse.ArgumentParser:
             help=summary,
             description=description or summary,
             parents=[common],
-            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
     p = command(
@@ -213,9 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("query", help="what to look for")
     _scope_ids(p, "of the asking context")
-    p.add_argument("--top-k", "-k", type=_positive, default=5, help="how many (default: 5)")
     p.add_argument(
-        "--category", "-c", action="append", choices=_CATEGORIES, help="only these (repeatable)"
+        "--top-k", "-k", type=_positive, default=5, metavar="N", help="how many (default: 5)"
+    )
+    p.add_argument(
+        "--category",
+        "-c",
+        action="append",
+        choices=_CATEGORIES,
+        metavar="NAME",
+        help=f"only this category (repeatable): {', '.join(_CATEGORIES)}",
     )
     p.add_argument(
         "--include-superseded", action="store_true", help="also search old versions of facts"
@@ -235,10 +243,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _scope_ids(p, "to match")
     p.add_argument(
-        "--level", action="append", choices=_LEVELS, help="only this scope level (repeatable)"
+        "--level",
+        action="append",
+        choices=_LEVELS,
+        metavar="LEVEL",
+        help=f"only this scope level (repeatable): {', '.join(_LEVELS)}",
     )
     p.add_argument(
-        "--category", "-c", action="append", choices=_CATEGORIES, help="only these (repeatable)"
+        "--category",
+        "-c",
+        action="append",
+        choices=_CATEGORIES,
+        metavar="NAME",
+        help=f"only this category (repeatable): {', '.join(_CATEGORIES)}",
     )
     p.add_argument("--all", action="store_true", help="include superseded versions")
     p.add_argument(
@@ -251,9 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--before", type=_time, metavar="TIME", help="created before TIME")
     p.add_argument("--min-importance", type=_fraction, metavar="F", help="importance at least F")
     p.add_argument(
-        "--limit", "-n", type=_count, default=50, help="at most this many, 0 for all (default: 50)"
+        "--limit",
+        "-n",
+        type=_count,
+        default=50,
+        metavar="N",
+        help="at most this many, 0 for all (default: 50)",
     )
-    p.add_argument("--offset", type=_count, default=0, help="skip this many first")
+    p.add_argument("--offset", type=_count, default=0, metavar="N", help="skip this many first")
 
     p = command("show", "every field of one memory")
     p.add_argument("id")
@@ -314,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=_positive,
         default=256,
+        metavar="N",
         help="memories embedded and stored per step (default: 256)",
     )
 
