@@ -270,7 +270,7 @@ async def test_hnsw_paths_never_return_too_few_or_disallowed_keys(
 
 async def test_hnsw_filtered_recall_is_high(open_index: Factory) -> None:
     rng = np.random.default_rng(7)
-    n, d, k = 1000, 16, 10
+    n, d, k = 2000, 16, 10
     vectors = unit(rng, n, d)
     keys = np.arange(1, n + 1, dtype=np.int64)
     oracle = ExactIndex(d)
@@ -278,7 +278,7 @@ async def test_hnsw_filtered_recall_is_high(open_index: Factory) -> None:
     await oracle.add(keys, vectors)
     await index.add(keys, vectors)
     hits = total = 0
-    for fraction in (1.0, 0.6, 0.5):
+    for fraction in (1.0, 0.7, 0.5):
         allowed = np.sort(rng.choice(keys, int(n * fraction), replace=False))
         plan = plan_search(size=n, allowed=allowed.size, k=k, exact_threshold=0, ef_search=50)
         assert plan.strategy is Strategy.HNSW  # the approximate path is what is measured
@@ -317,9 +317,9 @@ async def test_one_allowed_key_among_twenty_thousand_is_found(open_index: Factor
     found, _ = await index.search(query, 5, far)
     assert found.tolist() == (order[:2000][::-1][:5] + 1).tolist()
 
-    # 3,000 keys ranked 300th to 3,300th by similarity: the first 107 candidates hold none,
-    # the widened search (428 candidates) does.
-    middle = np.sort(order[::-1][300:3300] + 1).astype(np.int64)
+    # 5,000 keys ranked 300th to 5,300th by similarity: the first 128 candidates hold none,
+    # the widened search (512 candidates) does.
+    middle = np.sort(order[::-1][300:5300] + 1).astype(np.int64)
     found, sims = await index.search(query, 5, middle)
     assert found.size == 5 and np.isin(found, middle).all()
     assert sims[0] <= float(vectors[order[::-1][300]] @ query) + 1e-4
@@ -461,18 +461,16 @@ def test_plan_gathers_small_or_rare_sets_and_oversamples_the_rest() -> None:
         )
 
     assert plan(2048).strategy is Strategy.GATHER
-    assert plan(50_000) == Plan(Strategy.HNSW, 100)  # ef_search x N / |allowed|
-    assert plan(10_000) == Plan(Strategy.HNSW, 500)
-    assert plan(5000) == Plan(Strategy.HNSW, 1000)
-    # 1,250 candidates would cost more than gathering 4,000 vectors.
-    assert plan(4000).strategy is Strategy.GATHER
+    assert plan(50_000) == Plan(Strategy.HNSW, 200)  # 2 x ef_search x N / |allowed|
+    assert plan(10_000) == Plan(Strategy.HNSW, 1000)
+    assert plan(7000) == Plan(Strategy.HNSW, 1429)
+    # 1,667 candidates would cost more than gathering 6,000 vectors.
+    assert plan(6000).strategy is Strategy.GATHER
     assert plan(100, threshold=0).strategy is Strategy.GATHER
-    assert plan(10_000, k=100) == Plan(Strategy.HNSW, 2000)  # k x margin > ef_search
-    assert plan(5000, k=100).strategy is Strategy.GATHER
-    assert widen(Plan(Strategy.HNSW, 500), size=100_000, allowed=10_000) == Plan(
-        Strategy.HNSW, 2000
-    )
-    assert widen(Plan(Strategy.HNSW, 2000), size=100_000, allowed=10_000).strategy is (
+    assert plan(10_000, k=100) == Plan(Strategy.HNSW, 2000)  # k > ef_search
+    assert plan(8000, k=100).strategy is Strategy.GATHER
+    assert widen(Plan(Strategy.HNSW, 200), size=100_000, allowed=50_000) == Plan(Strategy.HNSW, 800)
+    assert widen(Plan(Strategy.HNSW, 1000), size=100_000, allowed=10_000).strategy is (
         Strategy.GATHER
     )
     assert widen(Plan(Strategy.HNSW, 10), size=10, allowed=10).strategy is Strategy.GATHER

@@ -50,14 +50,16 @@ Gathering costs ~1 µs a key (2,048 keys: ~2 ms at 384 dims), about what one ove
 query costs at 100k vectors when the allowed set is that rare. See the probe's table."""
 
 OVERSAMPLING_MARGIN = 2.0
-"""At least ``margin · k`` allowed keys are expected among the candidates, so a uniformly
-spread allowed set rarely needs the (x4) retry."""
+"""Candidates = margin · max(ef_search, k) · N / |allowed|. Measured on clustered data (10k
+vectors, ef_search 50): recall@10 0.97 unfiltered; 0.90 at 50% allowed and 0.66 at 10% with
+margin 1; 0.97 at both with margin 2. It also leaves ~2 · ef allowed keys among the
+candidates, so the (x4) retry is rare unless the allowed keys avoid the query's region."""
 
 HNSW_COST_RATIO = 4.0
 """What one HNSW candidate costs relative to gathering one allowed vector (measured: ~1.5 at
 10k vectors, ~7 at 100k). Beyond the threshold, the plan still gathers when the candidates
-would cost more than the allowed vectors: the threshold grows to sqrt(ratio · ef · N),
-~4,500 at 100k vectors, and with k when k · margin exceeds ef_search."""
+would cost more than the allowed vectors: the effective threshold grows to
+sqrt(ratio · margin · ef · N), ~6,300 at 100k vectors, and with k once k exceeds ef."""
 
 WIDEN_FACTOR = 4
 
@@ -104,11 +106,12 @@ def plan_search(
     if allowed <= exact_threshold:
         return Plan(Strategy.GATHER)
     # An unfiltered search explores ef_search candidates to return k accurate ones; a filtered
-    # one scales that effort by N / |allowed|, so each allowed neighbour is found with the same
-    # care. (Scaling only k, with k' = 2k · N/|allowed|, measured recall 0.80 instead of 0.97:
-    # the allowed hits sat in the inaccurate tail of the candidate list.) usearch explores
-    # max(ef_search, count) candidates, so asking for all of them costs nothing more.
-    wanted = math.ceil(max(ef_search, k * margin) * size / allowed)
+    # one scales that effort by N / |allowed| (and a margin), so each allowed neighbour is found
+    # with the same care. Scaling k alone (k' = 2k · N/|allowed|, what we first tried)
+    # measured recall 0.80 instead of 0.97: the allowed hits sat in the inaccurate tail of the
+    # candidate list. usearch explores max(ef_search, count) candidates, so returning all of
+    # them costs nothing more.
+    wanted = math.ceil(margin * max(ef_search, k) * size / allowed)
     return _cheapest(min(size, max(wanted, k)), size, allowed, cost_ratio)
 
 
