@@ -1,7 +1,7 @@
 """Measure UsearchIndex's costs, to choose the filtered-search thresholds. Not a test.
 
     .venv/bin/python benchmarks/vector_index_probe.py [--sizes 10000 100000] [--queries 50]
-        [--data clustered|random] [--cache DIR] [--with-model]
+        [--data clustered|random] [--cache DIR] [--with-model] [--metrics]
 
 384-dimensional unit vectors, keys 1..N. ``clustered`` data (the default: 1,000 centres, each
 vector at cosine ~0.7 from its centre) behaves like sentence embeddings; ``random`` (uniform
@@ -251,6 +251,30 @@ class Probe:
             self.row("open (load)", summary(loads))
 
 
+def compare_metrics(data: Data, n: int = 5000, queries: int = 200) -> None:
+    """usearch's "ip" vs "cos" on the same unit vectors (identical rankings; cost differs)."""
+    from headroom._imports import import_usearch_index
+
+    usearch = import_usearch_index()
+    rows = np.concatenate([r for _, r in data.rows(0, n)])
+    qs = data.queries(queries)
+    for metric in ("ip", "cos"):
+        index = usearch.Index(
+            ndim=DIM, metric=metric, dtype="f32", connectivity=16, expansion_add=200
+        )
+        start = time.perf_counter()
+        index.add(np.arange(n, dtype=np.uint64), rows, threads=1)
+        add = (time.perf_counter() - start) / n
+        times = []
+        for q in qs:
+            start = time.perf_counter()
+            index.search(q, K, threads=1)
+            times.append(time.perf_counter() - start)
+        print(f"| {n:,} | metric {metric}: add one (amortised) | {add * 1000:.3f} |")
+        print(f"| {n:,} | metric {metric}: search | {summary(times)} |")
+        index.reset()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -258,6 +282,7 @@ async def main() -> None:
     parser.add_argument("--data", choices=["clustered", "random"], default="clustered")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--with-model", action="store_true")
+    parser.add_argument("--metrics", action="store_true", help='compare "ip" with "cos" first')
     args = parser.parse_args()
     if args.cache is not None:
         args.cache.mkdir(parents=True, exist_ok=True)
@@ -275,6 +300,8 @@ async def main() -> None:
         await embedder.embed(["warm the model up"])
         print(f"RSS with the model loaded: {rss_mb():.0f} MB")
     print("\n| N | measure | ms: median / p95 |\n|---|---|---|")
+    if args.metrics:
+        compare_metrics(data)
     for n in args.sizes:
         gc.collect()
         before = rss_mb()

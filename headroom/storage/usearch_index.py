@@ -116,11 +116,10 @@ class UsearchIndex:
     work (a missing file only costs a rebuild from SQLite).
     """
 
-    def __init__(self, config: _Config, path: Path | None, usearch: ModuleType, index: Any):
+    def __init__(self, config: _Config, path: Path | None, index: Any) -> None:
         """Use :meth:`open`."""
         self._config = config
         self._path = path
-        self._usearch = usearch
         self._index = index
         self._size = len(index)
         self._dirty = False
@@ -150,12 +149,12 @@ class UsearchIndex:
         config = _Config(dimension, m, ef_construction, ef_search, dtype, exact_threshold)
         config.validate()
         file = None if path is None else Path(path)
-        usearch, index, problem = await anyio.to_thread.run_sync(_open_sync, config, file)
+        index, problem = await anyio.to_thread.run_sync(_open_sync, config, file)
         if problem is not None:
             # Warned here, on the caller's thread, so warning filters and pytest.warns see it.
             _log.warning("%s", problem)
             warnings.warn(problem, RuntimeWarning, stacklevel=2)
-        return cls(config, file, usearch, index)
+        return cls(config, file, index)
 
     @property
     def dimension(self) -> int:
@@ -358,21 +357,21 @@ class UsearchIndex:
         self._dirty = False
 
 
-def _open_sync(config: _Config, path: Path | None) -> tuple[ModuleType, Any, str | None]:
-    """The usearch module, the index, and what went wrong with the file (None if nothing)."""
+def _open_sync(config: _Config, path: Path | None) -> tuple[Any, str | None]:
+    """The index, and what was wrong with the file (None if nothing)."""
     usearch = import_usearch_index()
     with _translated("create an index"):
         fresh = config.new_index(usearch)
     if path is None:
-        return usearch, fresh, None
+        return fresh, None
     _remove_stale_temporaries(path)
     if not path.exists():
-        return usearch, fresh, None
+        return fresh, None
     problem = _load_into(usearch, config, path, fresh)
     if problem is None:
-        return usearch, fresh, None
+        return fresh, None
     with _translated("reset the index"):
-        fresh.reset()
+        fresh.reset()  # a failed load may have left part of the file in it
         fresh = config.new_index(usearch)
     try:
         moved = _move_aside(path)
@@ -381,13 +380,9 @@ def _open_sync(config: _Config, path: Path | None) -> tuple[ModuleType, Any, str
         raise StorageError(
             f"vector index {path} {problem}, and moving it aside failed: {exc}"
         ) from exc
-    return (
-        usearch,
-        fresh,
-        (
-            f"vector index {path} {problem}; starting empty (the facade rebuilds it from the "
-            f"database); the old file is kept as {moved}"
-        ),
+    return fresh, (
+        f"vector index {path} {problem}; starting empty (the facade rebuilds it from the "
+        f"database); the old file is kept as {moved}"
     )
 
 
