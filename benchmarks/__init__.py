@@ -1,0 +1,6 @@
+"""headroom's benchmarks: latency against the targets of issue 5, and LongMemEval retrieval.
+
+Run ``python -m benchmarks`` (full) or ``python -m benchmarks --quick`` from the repository
+root; the report lands in ``benchmarks/results/latest.{md,json}``. ``docs/performance.md``
+explains the numbers. Generated corpora and embeddings are cached under ``benchmarks/.cache``.
+"""

@@ -1,0 +1,112 @@
+"""``python -m benchmarks [--quick]``: the latency suite, LongMemEval, and the report.
+
+    python -m benchmarks            # full: N = 1k, 10k, 100k and 1M; every LongMemEval question
+    python -m benchmarks --quick    # about a minute: N = 1k and 10k; a LongMemEval slice
+
+The report goes to benchmarks/results/latest.{md,json} (``--stem`` changes the name). Progress
+is printed on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from benchmarks.embedding_cache import cache_dir
+from benchmarks.latency import LatencyParams, run_latency
+from benchmarks.lme_data import load_questions
+from benchmarks.lme_run import run_quality
+from benchmarks.machine import describe
+from benchmarks.progress import log
+from benchmarks.report import RESULTS_DIR, write_report
+from benchmarks.targets import TARGETS, evaluate
+
+QUICK = LatencyParams(
+    sizes=(1_000, 10_000),
+    search_reps=100,
+    store_reps=50,
+    warmup=10,
+    reopen_reps=3,
+    bulk_count=500,
+    million=None,
+)
+FULL = LatencyParams(
+    sizes=(1_000, 10_000, 100_000),
+    search_reps=500,
+    store_reps=200,
+    warmup=20,
+    reopen_reps=5,
+    bulk_count=3_000,
+    million=1_000_000,
+)
+QUICK_QUESTIONS = 12
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="about a minute; smaller N")
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency suite")
+    parser.add_argument("--no-quality", action="store_true", help="skip LongMemEval")
+    parser.add_argument("--no-million", action="store_true", help="skip the 1M-memory run")
+    parser.add_argument(
+        "--questions", type=int, default=None, help="LongMemEval questions (stratified slice)"
+    )
+    parser.add_argument("--stem", default="latest", help="report file name, without suffix")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="report directory")
+    return parser
+
+
+async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    params = QUICK if args.quick else FULL
+    if args.no_million:
+        params = LatencyParams(**{**_fields(params), "million": None})
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "mode": "quick" if args.quick else "full",
+        "machine": describe(),
+        "parameters": {"latency": _fields(params)},
+        "latency": [],
+        "targets": [],
+    }
+    if not args.no_latency:
+        log(f"latency suite: N = {', '.join(f'{n:,}' for n in params.sizes)}")
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="bench-", dir=cache_dir()) as tmp:
+            measurements = await run_latency(params, Path(tmp))
+        report["latency"] = [m.as_dict() for m in measurements]
+        report["targets"] = [v.as_dict() for v in evaluate(TARGETS, measurements)]
+    if not args.no_quality:
+        limit = args.questions or (QUICK_QUESTIONS if args.quick else None)
+        questions = load_questions(limit=limit)
+        report["parameters"]["longmemeval_questions"] = len(questions)
+        log(f"LongMemEval: {len(questions)} questions")
+        report["quality"] = await run_quality(questions, experiments=not args.quick)
+    report["duration_s"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def _fields(params: LatencyParams) -> dict[str, Any]:
+    return {name: getattr(params, name) for name in params.__dataclass_fields__}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
+    report = anyio.run(_run, args, command.strip())
+    path = write_report(report, args.out, args.stem)
+    log(f"report: {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,466 @@
+"""The latency suite: every operation of issue 5's table, at each corpus size and layout.
+
+One memory per layout is filled step by step (1k, then 10k, then 100k memories) with
+precomputed embeddings, and measured at each step:
+
+* ``injection``: ``search`` (top 10) of a never-seen query: the real model embeds it, the vector
+  and keyword halves run, the winners are fetched. Distinct queries, so no cache hit.
+* ``cache_hit``: the same query again and again (the embedding comes from the LRU cache).
+* ``search_vector_only`` / ``search_text_only``: the cache-hit search with one half switched
+  off (``text_weight=0`` / ``vector_weight=0``), to show what each half costs.
+* ``store_embedded``: ``add`` of one new text, the model included.
+* ``store_lookup``: ``add`` of one new text whose vector is precomputed: SQLite, FTS5, HNSW.
+
+Then ``reopen`` (close, ``create``, first search) and ``rss`` (a fresh process opens the
+largest database with the model and searches) at the largest size, ``bulk_ingest`` (add_many
+of new texts through the model) and, in a full run, ``injection_1m``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.corpus import memory_text, memory_texts, query_text
+from benchmarks.embedding_cache import LookupEmbedder
+from benchmarks.fixtures import (
+    Corpus,
+    Layout,
+    fill,
+    open_memory,
+    real_corpus,
+    synthetic_vectors,
+    user_of,
+)
+from benchmarks.progress import Progress, log
+from benchmarks.stats import Summary, summarize, time_async
+from benchmarks.targets import Measurement
+from headroom.embedders.onnx import OnnxEmbedder
+from headroom.memory import HierarchicalMemory, NewMemory
+
+__all__ = ["LAYOUTS", "LatencyParams", "run_latency"]
+
+LAYOUTS = (Layout("one-user", 1), Layout("1000-users", 1000))
+TOP_K = 10
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyParams:
+    sizes: tuple[int, ...]
+    search_reps: int
+    store_reps: int
+    warmup: int
+    reopen_reps: int
+    bulk_count: int
+    million: int | None
+    """Memories of the 1M run (None: skipped)."""
+    million_reps: int = 200
+
+
+class Texts:
+    """Never-seen texts: queries, or memories of another seed, none repeated in a run."""
+
+    def __init__(self, seen: set[str], *, seed: int) -> None:
+        self._seen = seen
+        self._seed = seed
+        self._next = 0
+
+    def take(self, count: int, *, queries: bool) -> list[str]:
+        out: list[str] = []
+        while len(out) < count:
+            index = self._next
+            self._next += 1
+            text = (
+                query_text(index, seed=self._seed)
+                if queries
+                else f"{memory_text(index, seed=self._seed)} (note {index})"
+            )
+            if text not in self._seen:
+                self._seen.add(text)
+                out.append(text)
+        return out
+
+
+async def run_latency(params: LatencyParams, workdir: Path) -> list[Measurement]:
+    """Every latency measurement of the suite, in order."""
+    onnx = await OnnxEmbedder.create(threads=1)
+    try:
+        corpus = await real_corpus(max(params.sizes), onnx)
+        seen = set(corpus.texts)
+        queries = Texts(seen, seed=1)
+        notes = Texts(seen, seed=2)
+        results: list[Measurement] = []
+        for layout in LAYOUTS:
+            results += await _layout_suite(params, workdir, corpus, onnx, layout, queries, notes)
+        results.append(await _bulk_ingest(params, workdir, onnx, notes))
+        if params.million:
+            results += await _million(params, workdir, corpus, onnx, queries)
+        return results
+    finally:
+        await onnx.aclose()
+
+
+async def _layout_suite(
+    params: LatencyParams,
+    workdir: Path,
+    corpus: Corpus,
+    onnx: OnnxEmbedder,
+    layout: Layout,
+    queries: Texts,
+    notes: Texts,
+) -> list[Measurement]:
+    path = workdir / f"{layout.name}.db"
+    lookup = LookupEmbedder({}, model_name=onnx.model_name, dimension=onnx.dimension, fallback=onnx)
+    results: list[Measurement] = []
+    filled = 0
+    memory = await open_memory(path, lookup)
+    try:
+        for n in params.sizes:
+            seconds = await fill(
+                memory,
+                lookup,
+                corpus.texts[filled:n],
+                corpus.vectors[filled:n],
+                layout,
+                offset=filled,
+                label=f"{layout.name}: adding memories {filled:,}..{n:,}",
+            )
+            results.append(
+                Measurement(
+                    "ingest_lookup",
+                    "bulk ingest with add_many, embedding excluded",
+                    "memories/s",
+                    n=n,
+                    layout=layout.name,
+                    value=(n - filled) / seconds,
+                    notes=f"batches of 2,000; memories {filled:,}..{n:,}",
+                )
+            )
+            filled = n
+            log(f"  {layout.name} at {n:,} memories: measuring")
+            results += await _searches(params, memory, layout, n, queries)
+            results += await _stores(params, memory, lookup, onnx, layout, n, notes)
+            await memory.aclose()
+            results += await _halves(params, path, lookup, layout, n, queries)
+            memory = await open_memory(path, lookup)
+        largest = params.sizes[-1]
+        await memory.aclose()
+        results.append(await _reopen(params, path, lookup, layout, largest, queries))
+        if not layout.selective:
+            results.append(_rss(path, largest, layout))
+    finally:
+        await memory.aclose()
+    return results
+
+
+def _users(layout: Layout, n: int, count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [user_of(rng.randrange(n), layout) for _ in range(count)]
+
+
+async def _searches(
+    params: LatencyParams, memory: HierarchicalMemory, layout: Layout, n: int, queries: Texts
+) -> list[Measurement]:
+    reps, warmup = params.search_reps, params.warmup
+    texts = queries.take(reps + warmup, queries=True)
+    users = _users(layout, n, reps + warmup, seed=n)
+    gc.collect()
+    injection = await time_async(
+        lambda i: memory.search(texts[i], user_id=users[i], top_k=TOP_K), reps=reps, warmup=warmup
+    )
+    repeated = queries.take(1, queries=True)[0]
+    hit = await time_async(
+        lambda i: memory.search(repeated, user_id=users[i], top_k=TOP_K),
+        reps=reps,
+        warmup=warmup,
+    )
+    return [
+        Measurement(
+            "injection",
+            "injection: embed query + hybrid search + fetch (top 10)",
+            "ms",
+            n=n,
+            layout=layout.name,
+            summary=injection,
+            notes="distinct queries, real ONNX query embedding",
+        ),
+        Measurement(
+            "cache_hit",
+            "repeated query (embedding cache hit), whole search (top 10)",
+            "ms",
+            n=n,
+            layout=layout.name,
+            summary=hit,
+        ),
+    ]
+
+
+async def _halves(
+    params: LatencyParams,
+    path: Path,
+    lookup: LookupEmbedder,
+    layout: Layout,
+    n: int,
+    queries: Texts,
+) -> list[Measurement]:
+    results = []
+    repeated = queries.take(1, queries=True)[0]
+    users = _users(layout, n, params.search_reps + params.warmup, seed=n + 1)
+    for op, label, weights in (
+        ("search_vector_only", "cache-hit search, vector half only", (1.0, 0.0)),
+        ("search_text_only", "cache-hit search, keyword (FTS5) half only", (0.0, 1.0)),
+    ):
+        memory = await open_memory(path, lookup, vector_weight=weights[0], text_weight=weights[1])
+        try:
+            summary = await time_async(
+                partial(_search_repeated, memory, repeated, users),
+                reps=params.search_reps,
+                warmup=params.warmup,
+            )
+        finally:
+            await memory.aclose()
+        results.append(Measurement(op, label, "ms", n=n, layout=layout.name, summary=summary))
+    return results
+
+
+async def _search_repeated(
+    memory: HierarchicalMemory, query: str, users: Sequence[str], i: int
+) -> object:
+    return await memory.search(query, user_id=users[i], top_k=TOP_K)
+
+
+async def _stores(
+    params: LatencyParams,
+    memory: HierarchicalMemory,
+    lookup: LookupEmbedder,
+    onnx: OnnxEmbedder,
+    layout: Layout,
+    n: int,
+    notes: Texts,
+) -> list[Measurement]:
+    reps, warmup = params.store_reps, params.warmup
+    users = _users(layout, n, reps + warmup, seed=n + 2)
+    added: list[str] = []
+
+    async def add(text: str, user: str) -> None:
+        added.append((await memory.add(text, user_id=user)).id)
+
+    fresh = notes.take(reps + warmup, queries=False)
+    embedded = await time_async(lambda i: add(fresh[i], users[i]), reps=reps, warmup=warmup)
+    known = notes.take(reps + warmup, queries=False)
+    lookup.update(dict(zip(known, await onnx.embed(known), strict=True)))
+    excluded = await time_async(lambda i: add(known[i], users[i]), reps=reps, warmup=warmup)
+    for memory_id in added:  # keep the corpus at exactly n memories
+        await memory.delete(memory_id)
+    return [
+        Measurement(
+            "store_embedded",
+            "store one memory, embedding included",
+            "ms",
+            n=n,
+            layout=layout.name,
+            summary=embedded,
+        ),
+        Measurement(
+            "store_lookup",
+            "store one memory, embedding excluded (SQLite + FTS5 + HNSW)",
+            "ms",
+            n=n,
+            layout=layout.name,
+            summary=excluded,
+            notes="vector precomputed (lookup embedder)",
+        ),
+    ]
+
+
+async def _reopen(
+    params: LatencyParams,
+    path: Path,
+    lookup: LookupEmbedder,
+    layout: Layout,
+    n: int,
+    queries: Texts,
+) -> Measurement:
+    opens: list[float] = []
+    firsts: list[float] = []
+    texts = queries.take(params.reopen_reps, queries=True)
+    for i in range(params.reopen_reps):
+        started = time.perf_counter()
+        memory = await open_memory(path, lookup)
+        opened = time.perf_counter()
+        try:
+            await memory.search(texts[i], user_id=user_of(0, layout), top_k=TOP_K)
+        finally:
+            ready = time.perf_counter()
+            await memory.aclose()
+        opens.append((opened - started) * 1000)
+        firsts.append((ready - started) * 1000)
+    ready_summary = summarize(firsts)
+    return Measurement(
+        "reopen",
+        "reopen the database, ready to search (create + first search)",
+        "s",
+        n=n,
+        layout=layout.name,
+        summary=ready_summary,
+        value=ready_summary.p50 / 1000,
+        notes="model already loaded; value = p50 of create() + first search, in seconds",
+        extra={"create_only_ms": summarize(opens).as_dict()},
+    )
+
+
+def _rss(path: Path, n: int, layout: Layout) -> Measurement:
+    """A fresh process opens the database with the bundled model and searches; its RSS."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.rss_probe", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    probe = json.loads(done.stdout)
+    log(f"  rss probe: {probe} ({time.perf_counter() - started:.1f} s)")
+    return Measurement(
+        "rss",
+        "resident memory, database open, model loaded, after searches",
+        "MB",
+        n=n,
+        layout=layout.name,
+        value=float(probe["rss_mb"]),
+        notes="fresh process: default config (ONNX embedder from the config)",
+        extra=probe,
+    )
+
+
+async def _bulk_ingest(
+    params: LatencyParams, workdir: Path, onnx: OnnxEmbedder, notes: Texts
+) -> Measurement:
+    texts = notes.take(params.bulk_count, queries=False)
+    memory = await open_memory(workdir / "bulk.db", onnx)
+    batch = 500
+    progress = Progress("bulk ingest through the model", len(texts))
+    try:
+        started = time.perf_counter()
+        for start in range(0, len(texts), batch):
+            chunk = texts[start : start + batch]
+            await memory.add_many([NewMemory(content=t, user_id="bulk") for t in chunk])
+            progress.advance(len(chunk))
+        seconds = time.perf_counter() - started
+    finally:
+        progress.done()
+        await memory.aclose()
+    return Measurement(
+        "bulk_ingest",
+        "bulk ingest with add_many, embedding included",
+        "memories/s",
+        n=len(texts),
+        layout="one-user",
+        value=len(texts) / seconds,
+        notes=f"{len(texts):,} new synthetic memories, add_many batches of {batch}, "
+        "ONNX on 1 thread",
+    )
+
+
+def _million_chunks(
+    corpus: Corpus, total: int, chunk: int
+) -> Iterator[tuple[list[str], np.ndarray]]:
+    for start in range(0, total, chunk):
+        stop = min(total, start + chunk)
+        texts = list(memory_texts(start, stop))
+        if stop <= len(corpus):
+            vectors = corpus.vectors[start:stop]
+        else:
+            vectors = synthetic_vectors(corpus.vectors, start, stop)
+            real = max(0, len(corpus) - start)
+            vectors[:real] = corpus.vectors[start : start + real]
+        yield texts, vectors
+
+
+async def _million(
+    params: LatencyParams, workdir: Path, corpus: Corpus, onnx: OnnxEmbedder, queries: Texts
+) -> list[Measurement]:
+    total = params.million
+    assert total is not None
+    layout = LAYOUTS[0]
+    lookup = LookupEmbedder({}, model_name=onnx.model_name, dimension=onnx.dimension, fallback=onnx)
+    memory = await open_memory(workdir / "million.db", lookup)
+    try:
+        started = time.perf_counter()
+        done = 0
+        for texts, vectors in _million_chunks(corpus, total, 50_000):
+            await fill(
+                memory,
+                lookup,
+                texts,
+                vectors,
+                layout,
+                offset=done,
+                label=f"1M: adding memories {done:,}..{done + len(texts):,}",
+            )
+            done += len(texts)
+        build = time.perf_counter() - started
+        reps, warmup = params.million_reps, params.warmup
+        texts = queries.take(reps + warmup, queries=True)
+        injection = await time_async(
+            lambda i: memory.search(texts[i], user_id=user_of(0, layout), top_k=TOP_K),
+            reps=reps,
+            warmup=warmup,
+        )
+        repeated = queries.take(1, queries=True)[0]
+        hit = await time_async(
+            lambda i: memory.search(repeated, user_id=user_of(0, layout), top_k=TOP_K),
+            reps=reps,
+            warmup=warmup,
+        )
+    finally:
+        await memory.aclose()
+    synthetic = (
+        f"texts are the synthetic corpus; vectors of the first {len(corpus):,} are real "
+        "MiniLM embeddings, the rest real vectors plus Gaussian noise (cos ~0.9); the "
+        "query is embedded by the real model"
+    )
+    return [
+        Measurement(
+            "injection_1m",
+            "search at 1M memories, one user: embed + hybrid + fetch (top 10)",
+            "ms",
+            n=total,
+            layout=layout.name,
+            summary=injection,
+            notes=synthetic,
+            extra={"build_seconds": round(build, 1)},
+        ),
+        Measurement(
+            "cache_hit_1m",
+            "repeated query (cache hit) at 1M memories, whole search",
+            "ms",
+            n=total,
+            layout=layout.name,
+            summary=hit,
+            notes=synthetic,
+        ),
+        Measurement(
+            "ingest_lookup_1m",
+            "building the 1M database, embedding excluded",
+            "memories/s",
+            n=total,
+            layout=layout.name,
+            value=total / build,
+        ),
+    ]
+
+
+def summaries(measurements: Sequence[Measurement]) -> dict[str, Summary]:
+    """``op@n/layout`` -> summary, for quick inspection in a REPL."""
+    return {f"{m.op}@{m.n}/{m.layout}": m.summary for m in measurements if m.summary is not None}

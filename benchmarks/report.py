@@ -1,0 +1,172 @@
+"""The report: one JSON document and the Markdown rendering of it. Pure but for writing files.
+
+The JSON holds everything (machine, parameters, every measurement, the verdicts, LongMemEval
+per mode and question type); the Markdown is made from the JSON alone, so the two never
+disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RESULTS_DIR", "render_markdown", "write_report"]
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+_METRIC_HEADERS = (
+    ("turn_any_at_5", "turn any@5"),
+    ("turn_any_at_10", "turn any@10"),
+    ("session_any_at_5", "session any@5"),
+    ("session_all_at_5", "session all@5"),
+)
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _machine(report: dict[str, Any]) -> list[str]:
+    m = report["machine"]
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
+    return [
+        f"- Machine: {m['cores']} cores, {m['cpu_model']}, {m['ram_gb']} GB RAM; {m['os']}",
+        f"- Python {m['python']}, SQLite {m['sqlite']}; {packages}",
+        f"- Commit {m['git_commit']}; run `{report['command']}` ({report['mode']}), "
+        f"{report['duration_s']:.0f} s in all",
+        f"- Parameters: `{json.dumps(report['parameters'], sort_keys=True)}`",
+    ]
+
+
+def _verdicts(report: dict[str, Any]) -> list[str]:
+    rows = []
+    for v in report["targets"]:
+        met = {True: "**met**", False: "**missed**", None: "not run"}[v["met"]]
+        where = _num(v["measured_at_n"]) if v["measured_at_n"] is not None else "-"
+        layout = v["layout"] or "-"
+        measured = "-" if v["measured"] is None else f"{_num(v['measured'])} {v['unit']}"
+        rows.append([v["operation"], layout, v["target"], measured, where, met, v["note"]])
+    return _table(["operation", "layout", "target", "measured", "at N", "verdict", "note"], rows)
+
+
+def _latency(report: dict[str, Any]) -> list[str]:
+    timed = [m for m in report["latency"] if m["summary"] is not None and m["unit"] == "ms"]
+    rows = []
+    for m in timed:
+        s = m["summary"]
+        rows.append(
+            [
+                m["label"],
+                m["layout"] or "-",
+                _num(m["n"]),
+                _num(s["p50"]),
+                _num(s["p95"]),
+                _num(s["p99"]),
+                _num(s["count"]),
+            ]
+        )
+    lines = _table(["operation", "layout", "N", "p50 ms", "p95 ms", "p99 ms", "reps"], rows)
+    values = [m for m in report["latency"] if m not in timed]
+    value_rows = [
+        [
+            m["label"],
+            m["layout"] or "-",
+            _num(m["n"]),
+            f"{_num(m['value'])} {m['unit']}",
+            m["notes"],
+        ]
+        for m in values
+    ]
+    lines += ["", *_table(["operation", "layout", "N", "value", "notes"], value_rows)]
+    noted = [m for m in timed if m["notes"]]
+    if noted:
+        lines.append("")
+        lines += [f"- {m['label']} ({_num(m['n'])}): {m['notes']}" for m in noted[:1]]
+        lines += [f"- {m['label']}: {m['notes']}" for m in noted if m["op"].endswith("_1m")]
+    return lines
+
+
+def _quality(quality: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{quality['questions']} questions (abstention questions skipped), "
+        f"{quality['turns']:,} turns; {quality['seconds']:.0f} s in all. "
+        f"Hybrid settings: `{json.dumps(quality['hybrid_settings'], sort_keys=True)}`.",
+        "",
+    ]
+    headers = ["mode", *(h for _, h in _METRIC_HEADERS), "search p50 ms", "ingest s/question"]
+    rows = []
+    for mode, data in quality["modes"].items():
+        overall = data["by_type"]["overall"]
+        rows.append(
+            [
+                mode,
+                *(_num(overall[key]) for key, _ in _METRIC_HEADERS),
+                _num(data["search_ms_p50"]),
+                _num(data["ingest_s_mean"]),
+            ]
+        )
+    lines += _table(headers, rows)
+    for mode, data in quality["modes"].items():
+        lines += ["", f"**{mode}**, per question type:", ""]
+        type_rows = [
+            [name, _num(row["questions"]), *(_num(row[key]) for key, _ in _METRIC_HEADERS)]
+            for name, row in data["by_type"].items()
+        ]
+        lines += _table(["type", "questions", *(h for _, h in _METRIC_HEADERS)], type_rows)
+    experiments = quality.get("experiments") or []
+    if experiments:
+        lines += ["", "### Alternatives measured (same questions)", ""]
+        exp_rows = [
+            [e["name"], *(_num(e["overall"][key]) for key, _ in _METRIC_HEADERS), e["note"]]
+            for e in experiments
+        ]
+        lines += _table(["variant", *(h for _, h in _METRIC_HEADERS), "what"], exp_rows)
+    return lines
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = ["# headroom benchmark report", "", *_machine(report), ""]
+    if report["targets"]:
+        lines += ["## Targets (issue 5)", "", *_verdicts(report), ""]
+    if report["latency"]:
+        lines += ["## Latency", "", *_latency(report), ""]
+    if report.get("quality"):
+        lines += ["## LongMemEval retrieval (development slice)", "", *_quality(report["quality"])]
+        lines.append("")
+    lines.append("Generated by `python -m benchmarks`; see docs/performance.md.")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(
+    report: dict[str, Any], directory: Path = RESULTS_DIR, stem: str = "latest"
+) -> Path:
+    """Write ``<stem>.json`` and ``<stem>.md`` atomically; the Markdown path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    outputs = {
+        directory / f"{stem}.json": json.dumps(report, indent=2, sort_keys=False) + "\n",
+        directory / f"{stem}.md": render_markdown(report),
+    }
+    for path, text in outputs.items():
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    return directory / f"{stem}.md"
