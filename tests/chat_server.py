@@ -33,7 +33,7 @@ class Reply:
     """One scripted answer.
 
     ``content`` is the assistant text (None for a tool-call answer). When streamed, it is sent
-    in ``chunks`` if given (their concatenation must equal ``content``), else in one chunk.
+    in one chunk, or in ``chunks`` if given (``content`` is then their concatenation).
     ``extra_choices`` adds choices 1..n with these texts. ``status`` >= 400 sends an OpenAI
     error body instead. ``cut`` drops the connection mid-stream, after ``chunks``, with no
     finish chunk. ``pause_after`` holds the stream after that many content chunks until
@@ -50,6 +50,10 @@ class Reply:
     cut: bool = False
     pause_after: int | None = None
     resume: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.chunks is not None:
+            self.content = "".join(self.chunks)
 
 
 @dataclass(frozen=True)
@@ -214,8 +218,8 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             event([{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}])
             if reply.tool_calls:
                 calls = [{"index": i, **call} for i, call in enumerate(reply.tool_calls)]
-                delta = {"content": None, "tool_calls": calls}
-                event([{"index": 0, "delta": delta, "finish_reason": None}])
+                tool_delta = {"content": None, "tool_calls": calls}
+                event([{"index": 0, "delta": tool_delta, "finish_reason": None}])
             pieces = _pieces(reply)
             for number, piece in enumerate(pieces):
                 if number == reply.pause_after:
@@ -245,8 +249,6 @@ _USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
 
 def _pieces(reply: Reply) -> list[str]:
     if reply.chunks is not None:
-        if reply.content is not None:
-            assert "".join(reply.chunks) == reply.content, "chunks must add up to content"
         return list(reply.chunks)
     return [] if reply.content is None else [reply.content]
 

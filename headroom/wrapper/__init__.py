@@ -1,0 +1,32 @@
+"""``with_memory``: one line gives any OpenAI-compatible client a persistent memory.
+
+::
+
+    from openai import OpenAI
+    from headroom import with_memory
+
+    client = with_memory(OpenAI(), user_id="alice")
+    client.chat.completions.create(model="gpt-4o", messages=[...])
+
+See ``docs/wrapper.md`` for what is injected, the ``<memory>`` block, scopes and streaming.
+"""
+
+from headroom.wrapper.client import (
+    DEFAULT_MAX_CONTEXT_TOKENS,
+    DEFAULT_MIN_SIMILARITY,
+    AsyncMemoryAPI,
+    AsyncMemoryClient,
+    MemoryAPI,
+    MemoryClient,
+    with_memory,
+)
+
+__all__ = [
+    "DEFAULT_MAX_CONTEXT_TOKENS",
+    "DEFAULT_MIN_SIMILARITY",
+    "AsyncMemoryAPI",
+    "AsyncMemoryClient",
+    "MemoryAPI",
+    "MemoryClient",
+    "with_memory",
+]

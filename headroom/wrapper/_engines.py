@@ -1,0 +1,102 @@
+"""The memories wrapped clients open, shared per database file.
+
+A database can be open once per process (the engine holds an exclusive lock on it), yet an
+application routinely wraps several clients over the default database: one per user, or a
+new one per request. So clients that open the same file share one engine, counted: the last
+:func:`release` closes it. An engine belongs to the event loop that opened it (its SQLite
+connection answers on that loop); a client on another loop asking for the same file gets a
+:class:`ConfigError` that says so, rather than two loops driving one connection.
+
+Engines opened on headroom's background loop (by sync clients) are also closed when that
+loop stops at exit, so a sync client that was never closed cannot keep the process alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from headroom import _sync
+from headroom.embedders.base import Embedder
+from headroom.errors import ConfigError
+from headroom.memory import HierarchicalMemory, MemoryConfig
+
+__all__ = ["acquire", "release"]
+
+
+@dataclass(eq=False)
+class _Entry:
+    config: MemoryConfig
+    embedder: Embedder | None
+    loop: asyncio.AbstractEventLoop
+    users: int = 0
+    engine: HierarchicalMemory | None = None
+    error: BaseException | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    exit_handle: _sync.ShutdownHandle | None = None
+
+
+_lock = threading.Lock()
+_open: dict[Path, _Entry] = {}
+
+
+def _key(config: MemoryConfig) -> Path:
+    return config.path.resolve()
+
+
+async def acquire(config: MemoryConfig, embedder: Embedder | None) -> HierarchicalMemory:
+    """The engine for ``config``'s database, opened on the running loop or shared."""
+    loop = asyncio.get_running_loop()
+    key = _key(config)
+    with _lock:
+        entry = _open.get(key)
+        opener = entry is None
+        if entry is None:
+            entry = _open[key] = _Entry(config, embedder, loop)
+        elif entry.loop is not loop:
+            raise ConfigError(
+                f"{config.path} is already open on another event loop in this process "
+                "(for example by a sync client while this one is async); share one kind of "
+                "client per database, or pass memory= explicitly"
+            )
+        elif entry.config != config or entry.embedder is not embedder:
+            raise ConfigError(
+                f"{config.path} is already open with another configuration or embedder"
+            )
+        entry.users += 1
+    if opener:
+        try:
+            entry.engine = await HierarchicalMemory.create(config, embedder=embedder)
+        except BaseException as exc:
+            entry.error = exc
+            with _lock:
+                _open.pop(key, None)
+            raise
+        finally:
+            entry.ready.set()
+        if _sync.in_portal_thread():
+            entry.exit_handle = _sync.on_shutdown(entry.engine.aclose)
+    else:
+        await entry.ready.wait()
+        if entry.error is not None:
+            raise ConfigError(f"opening {config.path} failed: {entry.error}") from entry.error
+    assert entry.engine is not None
+    return entry.engine
+
+
+async def release(engine: HierarchicalMemory) -> None:
+    """One user fewer; the last one closes the engine."""
+    with _lock:
+        key = _key(engine.config)
+        entry = _open.get(key)
+        if entry is None or entry.engine is not engine:
+            return
+        entry.users -= 1
+        if entry.users > 0:
+            return
+        del _open[key]
+    if entry.exit_handle is not None:
+        entry.exit_handle.cancel()
+    await engine.aclose()
