@@ -8,13 +8,17 @@ connection answers on that loop); a client on another loop asking for the same f
 :class:`ConfigError` that says so, rather than two loops driving one connection.
 
 Engines opened on headroom's background loop (by sync clients) are also closed when that
-loop stops at exit, so a sync client that was never closed cannot keep the process alive.
+loop stops at exit; those of async clients that were never closed are closed at exit on a
+fresh loop once theirs has stopped (with a ResourceWarning). Either way, a forgotten client
+cannot keep the process alive: the engine's SQLite worker threads are not daemon threads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +28,11 @@ from headroom.errors import ConfigError
 from headroom.memory import HierarchicalMemory, MemoryConfig
 
 __all__ = ["acquire", "release"]
+
+logger = logging.getLogger("headroom.wrapper")
+
+#: How long closing a forgotten engine at exit may take.
+_EXIT_CLOSE_TIMEOUT = 10.0
 
 
 @dataclass(eq=False)
@@ -40,6 +49,7 @@ class _Entry:
 
 _lock = threading.Lock()
 _open: dict[Path, _Entry] = {}
+_exit_hook_installed = False
 
 
 def _key(config: MemoryConfig) -> Path:
@@ -78,6 +88,8 @@ async def acquire(config: MemoryConfig, embedder: Embedder | None) -> Hierarchic
             entry.ready.set()
         if _sync.in_portal_thread():
             entry.exit_handle = _sync.on_shutdown(entry.engine.aclose)
+        else:
+            _install_exit_hook()
     else:
         await entry.ready.wait()
         if entry.error is not None:
@@ -100,3 +112,45 @@ async def release(engine: HierarchicalMemory) -> None:
     if entry.exit_handle is not None:
         entry.exit_handle.cancel()
     await engine.aclose()
+
+
+def _install_exit_hook() -> None:
+    global _exit_hook_installed
+    with _lock:
+        if _exit_hook_installed:
+            return
+        _exit_hook_installed = True
+    # As in headroom._sync: threading's hooks run before non-daemon threads are joined.
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(_close_forgotten)
+
+
+def _close_forgotten() -> None:
+    """At exit: close the engines of async clients that were never closed.
+
+    Only those whose loop has stopped: a loop still running (in another thread) owns its
+    engine, and closing it from here would race with it.
+    """
+    with _lock:
+        forgotten = [
+            (key, entry)
+            for key, entry in _open.items()
+            if entry.engine is not None
+            and entry.exit_handle is None
+            and not entry.loop.is_running()
+        ]
+        for key, _ in forgotten:
+            del _open[key]
+    for key, entry in forgotten:
+        assert entry.engine is not None
+        warnings.warn(
+            f"a with_memory client over {key} was never closed; its memory is closed at exit "
+            "(use `async with` or `await client.close()`)",
+            ResourceWarning,
+            stacklevel=1,
+        )
+        try:
+            asyncio.run(asyncio.wait_for(entry.engine.aclose(), _EXIT_CLOSE_TIMEOUT))
+        except Exception:
+            logger.warning("closing the memory %s at exit failed", key, exc_info=True)

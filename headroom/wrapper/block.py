@@ -148,6 +148,8 @@ def parse_block(body: str) -> ParsedBlock:
         value, _ = json.JSONDecoder().raw_decode(text, min(starts))
     except json.JSONDecodeError as exc:
         raise MemoryBlockError(f"invalid JSON in the memory block: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # a 5000-digit number, [[[[... nested deep
+        raise MemoryBlockError(f"unreadable JSON in the memory block: {exc}") from None
     if isinstance(value, dict):
         if "memories" not in value:
             raise MemoryBlockError('the memory block has no "memories" list')
