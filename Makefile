@@ -42,3 +42,6 @@ docs: install
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache
+
+bench-peers: install
+	$(BIN)/python -m benchmarks.peers

@@ -24,7 +24,7 @@ from benchmarks.embedding_cache import cache_dir
 from benchmarks.latency import LatencyParams, run_latency
 from benchmarks.lme_data import load_questions
 from benchmarks.lme_run import run_quality
-from benchmarks.machine import describe
+from benchmarks.machine import describe, load_average
 from benchmarks.progress import log
 from benchmarks.report import RESULTS_DIR, write_report
 from benchmarks.targets import TARGETS, evaluate
@@ -92,6 +92,7 @@ async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         log(f"LongMemEval: {len(questions)} questions")
         report["quality"] = await run_quality(questions, experiments=not args.quick)
     report["duration_s"] = round(time.perf_counter() - started, 1)
+    report["machine"]["load_average_at_end"] = load_average()
     return report
 
 

@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["describe"]
+__all__ = ["describe", "load_average"]
 
 _PACKAGES = ("headroom", "numpy", "onnxruntime", "tokenizers", "usearch", "aiosqlite", "anyio")
 
@@ -55,6 +55,14 @@ def _git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews the timings."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def describe() -> dict[str, Any]:
     import sqlite3
 
@@ -67,4 +75,5 @@ def describe() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "packages": {name: _version(name) for name in _PACKAGES},
         "git_commit": _git_commit(),
+        "load_average_at_start": load_average(),
     }

@@ -50,6 +50,8 @@ def _machine(report: dict[str, Any]) -> list[str]:
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
     return [
         f"- Machine: {m['cores']} cores, {m['cpu_model']}, {m['ram_gb']} GB RAM; {m['os']}",
+        f"- Load average (1/5/15 min) at start {m.get('load_average_at_start')}, at end "
+        f"{m.get('load_average_at_end')}: above ~0.5, other work shared the 2 cores",
         f"- Python {m['python']}, SQLite {m['sqlite']}; {packages}",
         f"- Commit {m['git_commit']}; run `{report['command']}` ({report['mode']}), "
         f"{report['duration_s']:.0f} s in all",

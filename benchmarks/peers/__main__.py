@@ -1,0 +1,198 @@
+"""``python -m benchmarks.peers [--quick]``: install the peers, run the workload, write the report.
+
+Creates benchmarks/peers/.venv (once) with headroom (editable), ``mem0ai`` + ``faiss-cpu`` and
+``chromadb``; each engine's install is tried on its own, and one that fails is reported with
+the end of pip's output while the others go on. Every engine runs in its own process with
+telemetry off (``MEM0_TELEMETRY=False``, ``ANONYMIZED_TELEMETRY=False``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.machine import describe, load_average
+from benchmarks.progress import log
+from benchmarks.report import RESULTS_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = Path(__file__).resolve().parent / ".venv"
+INSTALLS: dict[str, list[str]] = {
+    "headroom": ["-e", str(ROOT)],
+    "mem0": ["mem0ai", "faiss-cpu"],
+    "chroma": ["chromadb"],
+}
+ENGINES = ("headroom", "mem0", "chroma")
+
+
+def _python() -> Path:
+    return VENV / "bin" / "python"
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _ensure_venv() -> None:
+    if not _python().exists():
+        log(f"creating {VENV}")
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run(
+            [str(_python()), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=False
+        )
+
+
+def _install(name: str) -> str | None:
+    """None when installed; else why not."""
+    log(f"installing {name}: pip install {' '.join(INSTALLS[name])}")
+    done = subprocess.run(
+        [str(_python()), "-m", "pip", "install", "--quiet", *INSTALLS[name]],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        return f"pip install failed (exit {done.returncode}):\n{_tail(done.stderr or done.stdout)}"
+    return None
+
+
+def _run_worker(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "MEM0_TELEMETRY": "False",
+        "ANONYMIZED_TELEMETRY": "False",
+        "MEM0_DIR": str(VENV / "mem0-home"),
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [
+        str(_python()),
+        "-m",
+        "benchmarks.peers.worker",
+        name,
+        f"--adds={args.adds}",
+        f"--queries={args.queries}",
+        f"--questions={args.questions}",
+    ]
+    log(f"running {name}")
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=args.timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {"engine": name, "error": f"timed out after {args.timeout} s"}
+    if done.returncode != 0:
+        return {"engine": name, "error": f"exit {done.returncode}:\n{_tail(done.stderr)}"}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def _ratio(value: float | None, base: float | None) -> str:
+    if value is None or not base:
+        return "-"
+    return f"{value / base:.1f}x"
+
+
+def render(report: dict[str, Any]) -> str:
+    results = {r["engine"]: r for r in report["engines"]}
+    base = results.get("headroom", {})
+    lines = [
+        "# headroom vs mem0 vs Chroma (same workload, same local embedder)",
+        "",
+        f"- Machine: {report['machine']['cores']} cores, {report['machine']['cpu_model']}; "
+        f"load average at start {report['machine'].get('load_average_at_start')}",
+        f"- Workload: `{json.dumps(report['parameters'], sort_keys=True)}`; "
+        f"{report['duration_s']:.0f} s in all",
+        "",
+        "| engine | add one p50 ms | add one p95 ms | batch add /s | search p50 ms | search p95 ms "
+        "| search p50 vs headroom | turn any@5 | turn any@10 | session any@5 | session all@5 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in ENGINES:
+        r = results.get(name)
+        if r is None or "error" in r:
+            continue
+        recall = r.get("recall", {})
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    name,
+                    f"{r['add_ms']['p50']:.2f}",
+                    f"{r['add_ms']['p95']:.2f}",
+                    f"{r['add_batch_per_s']:,.0f}",
+                    f"{r['search_ms']['p50']:.2f}",
+                    f"{r['search_ms']['p95']:.2f}",
+                    _ratio(r["search_ms"]["p50"], base.get("search_ms", {}).get("p50")),
+                    *(
+                        str(recall.get(m, "-"))
+                        for m in (
+                            "turn_any_at_5",
+                            "turn_any_at_10",
+                            "session_any_at_5",
+                            "session_all_at_5",
+                        )
+                    ),
+                ]
+            )
+            + " |"
+        )
+    failures = [r for r in report["engines"] if "error" in r]
+    if failures:
+        lines += ["", "## Not measured", ""]
+        for r in failures:
+            lines += [f"**{r['engine']}**:", "", "```", r["error"], "```", ""]
+    lines += [
+        "",
+        "Add and search times include embedding the text with the same ONNX MiniLM (one "
+        "thread). Recall: LongMemEval development slice, one fresh store per question "
+        "(headroom: its default hybrid search; mem0 and Chroma: vector search).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.peers")
+    parser.add_argument("--adds", type=int, default=1000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--questions", type=int, default=24)
+    parser.add_argument("--timeout", type=int, default=3600)
+    parser.add_argument("--engines", nargs="*", default=list(ENGINES))
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    machine = describe()
+    _ensure_venv()
+    engines: list[dict[str, Any]] = []
+    for name in args.engines:
+        why = _install(name)
+        if why is not None:
+            log(f"  {name}: not installed")
+            engines.append({"engine": name, "error": why})
+            continue
+        result = _run_worker(name, args)
+        if "error" in result:
+            log(f"  {name}: failed: {_tail(result['error'], 3)}")
+        engines.append(result)
+    machine["load_average_at_end"] = load_average()
+    report = {
+        "machine": machine,
+        "parameters": {"adds": args.adds, "queries": args.queries, "questions": args.questions},
+        "engines": engines,
+        "duration_s": round(time.perf_counter() - started, 1),
+    }
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "peers.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS_DIR / "peers.md").write_text(render(report))
+    log(f"report: {RESULTS_DIR / 'peers.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
