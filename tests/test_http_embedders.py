@@ -6,6 +6,7 @@ shows up anywhere a user or a log collector could read it.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -430,3 +431,20 @@ async def test_the_key_never_appears_in_reprs_errors_or_logs(
     for text in texts:
         assert SECRET not in text
         assert SECRET[-8:] not in text
+
+
+async def test_an_injected_transport_carries_the_requests() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        texts = json.loads(request.content)["input"]
+        data = [{"index": i, "embedding": [1.0, float(i)]} for i in range(len(texts))]
+        return httpx.Response(200, json={"data": data[::-1]})
+
+    async with OpenAIEmbedder(
+        "custom", api_key=SECRET, native_dimension=2, transport=httpx.MockTransport(handler)
+    ) as embedder:
+        vectors = await embedder.embed(["a", "b"])
+    assert str(seen[0].url) == "https://api.openai.com/v1/embeddings"
+    np.testing.assert_allclose(vectors[1], np.array([1.0, 1.0]) / np.sqrt(2), atol=1e-6)

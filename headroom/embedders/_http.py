@@ -54,6 +54,8 @@ _MODEL_MISSING = re.compile(
 )
 # Failures worth another attempt: the request may well succeed a moment later.
 _RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# Everything else httpx raises; not all of it derives from HTTPError.
+_FATAL_EXCEPTIONS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, httpx.CookieConflict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,7 +91,8 @@ class JsonClient:
 
     ``service`` names the server in messages ("OpenAI at https://..."). ``secrets`` are
     replaced by ``***`` in every message. ``model_hint`` ends the message of a missing-model
-    error (what the user should do).
+    error (what the user should do). ``transport`` replaces httpx's network transport (an
+    ``httpx.MockTransport`` in tests, a custom proxy or retry layer in applications).
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class JsonClient:
         params: Mapping[str, str] | None = None,
         secrets: Sequence[str] = (),
         model_hint: str = "",
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.service = service
         self._policy = policy
@@ -117,6 +121,7 @@ class JsonClient:
             params=dict(params or {}),
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=concurrency),
+            transport=transport,
         )
         self._closed = False
 
@@ -143,8 +148,9 @@ class JsonClient:
                     response = await self._client.post(path.lstrip("/"), json=payload)
                 except _RETRY_EXCEPTIONS as exc:
                     failure, cause = self._describe(exc), exc
-                except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                    # Misconfiguration (a bad URL, an unsupported scheme): retrying cannot help.
+                except _FATAL_EXCEPTIONS as exc:
+                    # Misconfiguration (a bad URL, an unsupported scheme) or a transport misusing
+                    # httpx (stream and cookie errors): retrying cannot help.
                     raise EmbedderUnavailableError(
                         f"{self.service}: {self._describe(exc)}"
                     ) from exc

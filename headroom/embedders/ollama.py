@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
+import httpx
+
 from headroom.embedders._http import (
     JsonClient,
     Reply,
@@ -41,7 +43,7 @@ class OllamaEmbedder:
 
     For a model headroom does not know the dimension of, pass ``native_dimension`` or build the
     embedder with :meth:`create`, which asks the server for one vector.
-    Retries, ``backoff``, ``batch_size`` and ``concurrency`` work as for
+    Retries, ``backoff``, ``batch_size``, ``concurrency`` and ``transport`` work as for
     :class:`~headroom.embedders.openai.OpenAIEmbedder`.
     """
 
@@ -56,6 +58,7 @@ class OllamaEmbedder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         concurrency: int = DEFAULT_CONCURRENCY,
         native_dimension: int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         dimension = native_dimension or known_dimension("ollama", model)
         if dimension is None:
@@ -79,6 +82,7 @@ class OllamaEmbedder:
             policy=RetryPolicy(max_retries=max_retries, base_delay=backoff),
             concurrency=concurrency,
             model_hint=f"run `ollama pull {model}` on that machine",
+            transport=transport,
         )
 
     @classmethod

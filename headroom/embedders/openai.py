@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import httpx
+
 from headroom.embedders._http import JsonClient, RetryPolicy, embed_in_batches, probe_dimension
 from headroom.embedders.base import Vectors
 from headroom.embedders.models import known_dimension
@@ -45,7 +47,8 @@ class OpenAIEmbedder:
     Timeouts, connection failures, 429 and 5xx are retried up to ``max_retries`` times, after
     the wait a ``Retry-After`` header asks for, else a random wait of up to ``backoff``
     seconds that doubles with each attempt (at most 20 s). Inputs go in requests of up to
-    ``batch_size`` texts, ``concurrency`` requests at a time.
+    ``batch_size`` texts, ``concurrency`` requests at a time. ``transport`` replaces httpx's
+    network transport (an ``httpx.MockTransport`` in tests, say).
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class OpenAIEmbedder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         concurrency: int = DEFAULT_CONCURRENCY,
         native_dimension: int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         native = native_dimension or known_dimension("openai", model)
         if dimensions is not None and (
@@ -98,6 +102,7 @@ class OpenAIEmbedder:
             concurrency=concurrency,
             secrets=[key] if key else [],
             model_hint=f"check the model name {model!r} (embedder_model)",
+            transport=transport,
         )
 
     @classmethod
