@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -111,7 +112,8 @@ def translate_errors(what: str, path: Path | None = None) -> Iterator[None]:
         raise ValidationError(f"{what}: a value cannot be stored ({exc})") from exc
     except ValueError as exc:
         # aiosqlite raises ValueError for a connection closed underneath it.
-        if "closed" in str(exc).lower():
+        text = str(exc).lower()
+        if "closed" in text or "no active connection" in text:
             raise ClosedError(f"{what}: the store is closed") from exc
         raise
 
@@ -128,11 +130,16 @@ class _ProcessLock:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: SQLite's own locking only
             return
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StorageError(f"cannot open the lock file {self._path}: {exc}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise StorageError(f"cannot lock {self._path}: {exc}") from exc
             raise DatabaseLockedError(
                 f"{self._path.with_suffix('')} is open in another process; "
                 "headroom allows one process per database"
