@@ -24,7 +24,7 @@ from headroom.memory import HierarchicalMemory, Memory, MemoryConfig, MemoryFilt
 __all__ = ["main", "run_demo"]
 
 
-class _Report:
+class Report:
     """Prints each step's lines under a header that carries the step's duration."""
 
     def __init__(self, out: TextIO) -> None:
@@ -63,7 +63,7 @@ def _where(memory: Memory) -> str:
     return f"[{memory.category.value}, {scope}]"
 
 
-def _hits(report: _Report, hits: Sequence[SearchHit]) -> None:
+def _hits(report: Report, hits: Sequence[SearchHit]) -> None:
     if not hits:
         report.line("   (nothing)")
     for rank, hit in enumerate(hits, start=1):
@@ -72,7 +72,7 @@ def _hits(report: _Report, hits: Sequence[SearchHit]) -> None:
         )
 
 
-async def _scenario(memory: HierarchicalMemory, report: _Report) -> None:
+async def _scenario(memory: HierarchicalMemory, report: Report) -> None:
     with report.step("Bob's morning session: he mentions a preference and what he is doing"):
         # A preference is about the person, so it is stored at user level (no session id)
         # and every later session sees it; the task at hand belongs to this session only.
@@ -112,7 +112,7 @@ async def _scenario(memory: HierarchicalMemory, report: _Report) -> None:
             report.line(f"+ {m.content}  {_where(m)}")
     job = alice[0]
 
-    question = "Which language should I use for the new payments API?"
+    question = "I need to build a new backend service for payments. Which language?"
     with report.step("Bob's afternoon session, a new conversation, asks:"):
         hits = await memory.search(question, user_id="bob", session_id="afternoon", top_k=3)
         report.line(f'"{question}"')
@@ -167,7 +167,7 @@ async def _scenario(memory: HierarchicalMemory, report: _Report) -> None:
 async def run_demo(db: Path | None = None, *, chat: bool = True, out: TextIO | None = None) -> int:
     """Run the demonstration on ``db`` (a temporary database when None); the exit code."""
     out = sys.stdout if out is None else out
-    report = _Report(out)
+    report = Report(out)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="headroom-demo-") as scratch:
         path = db if db is not None else Path(scratch) / "memory.db"
@@ -180,6 +180,11 @@ async def run_demo(db: Path | None = None, *, chat: bool = True, out: TextIO | N
             report.line(f"embedder: {embedder.model_name}, {embedder.dimension} dimensions")
         async with memory:
             await _scenario(memory, report)
+        if chat:
+            # After closing: the chat opens the database again, as an application would.
+            from headroom.cli._demo_chat import run_demo_chat
+
+            await run_demo_chat(path, report)
     report.say(f"\ndone in {_duration(time.perf_counter() - started)}")
     return 0
 

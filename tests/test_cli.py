@@ -84,7 +84,7 @@ def _add(cli: Cli, content: str, *extra: str) -> dict[str, Any]:
 
 COMMANDS = (
     "add search list show history supersede rollback delete clear stats export import reindex "
-    "reembed demo"
+    "reembed demo chat"
 ).split()
 
 
@@ -425,6 +425,72 @@ def test_with_the_real_local_model(real_cli: Cli) -> None:
     assert hits[0]["memory"]["content"] == "Rex is Alice's dog"  # meaning, not words
     stats = real_cli.json("stats")
     assert stats["embedder"] == {"model": "all-MiniLM-L6-v2", "dimension": 384}
+
+
+# -- chat ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "HEADROOM_CHAT_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # nothing listens there
+
+
+def test_chat_remembers_across_sessions(
+    real_cli: Cli, no_endpoint: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.chat_server import ChatServer, Reply
+
+    block = '<memory>{"memories":[{"content":"Dana loves Rust","category":"preference"}]}</memory>'
+    answer = f"Noted, Dana! {block}"
+    with ChatServer() as server:
+        server.reply(Reply(answer, chunks=["Noted, ", "Dana! <mem", answer[17:]]))
+        server.reply(Reply("You love Rust."))
+        monkeypatch.setattr(sys, "stdin", io.StringIO("I'm Dana and I love Rust.\n/exit\n"))
+        code = real_cli("chat", "-u", "dana", "-s", "monday", "--base-url", server.url)
+        assert code == 0, real_cli.err
+        assert "assistant> Noted, Dana!\n" in real_cli.out and "<memory>" not in real_cli.out
+        assert "+ remembered: Dana loves Rust [preference, user]" in real_cli.out
+        assert "chatting with test-model" in real_cli.err
+
+        script = "/memories\nWhich programming language does Dana love?\n"
+        monkeypatch.setattr(sys, "stdin", io.StringIO(script))  # ends without /exit: Ctrl-D
+        assert real_cli("chat", "-u", "dana", "-s", "tuesday", "--base-url", server.url) == 0
+        assert "  - Dana loves Rust [preference, user]" in real_cli.out
+        assert "assistant> You love Rust." in real_cli.out
+        tuesday = server.chat_requests()[-1]
+    assert "Dana loves Rust" in tuesday.text_of("user")  # the memory, not the history
+    assert "I'm Dana" not in tuesday.text_of("user")
+    assert tuesday.body["model"] == "test-model" and tuesday.body["stream"] is True
+
+
+def test_chat_without_an_endpoint_says_how_to_get_one(cli: Cli, no_endpoint: None) -> None:
+    assert cli("chat", "-u", "dana") == ExitCode.ERROR
+    assert "no Ollama answers at http://127.0.0.1:9" in cli.err
+    assert "OPENAI_API_KEY" in cli.err and "ollama pull" in cli.err
+
+
+def test_chat_reports_a_failing_endpoint(
+    cli: Cli, no_endpoint: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.chat_server import ChatServer, Reply
+
+    with ChatServer() as server:
+        server.reply(Reply(status=404, error_message="model 'nope' not found"))
+        monkeypatch.setattr(sys, "stdin", io.StringIO("hello\n"))
+        args = ("chat", "-u", "dana", "--base-url", server.url, "--model", "nope")
+        assert cli(*args) == ExitCode.ERROR
+    assert "model 'nope' not found" in cli.err and "--model" in cli.err
+    assert "Traceback" not in cli.err
+
+
+def test_chat_without_the_openai_package(
+    cli: Cli, no_endpoint: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "openai", None)  # what `import openai` sees uninstalled
+    assert cli("chat", "-u", "dana") == ExitCode.ERROR
+    assert "pip install 'openai'" in cli.err
 
 
 # -- the installed script ------------------------------------------------------------------------

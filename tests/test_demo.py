@@ -42,9 +42,11 @@ def test_demo_runs_the_scenario_and_keeps_db_when_asked(
     assert re.search(r"as of \d\d:\d\d:\d\d\.\d+ UTC: Alice works at Google\n", out)
     assert "as of now: Alice works at Anthropic" in out
     assert "6 memories: 5 current, 1 superseded" in out
-    # Every step says how long it took.
+    # Every step says how long it took; the last one says how to enable the chat part.
     steps = re.findall(r"^\d\. .* \.+ [\d.]+ m?s$", out, flags=re.MULTILINE)
-    assert len(steps) == 7
+    assert len(steps) == 8
+    assert "skipped: no OpenAI-compatible endpoint is configured" in out
+    assert "OPENAI_API_KEY" in out and "ollama pull" in out
     assert re.search(r"\ndone in [\d.]+ m?s\n", out)
     assert db.exists()
 
@@ -62,3 +64,34 @@ def test_python_m_headroom_demo_on_a_temporary_db(tmp_path: Path) -> None:
     assert "(temporary; pass --db PATH to keep it)" in result.stdout
     assert "as of now: Alice works at Anthropic" in result.stdout
     assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_demo_chats_through_with_memory_when_an_endpoint_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A scripted OpenAI-compatible server on 127.0.0.1 stands in for the endpoint; the demo
+    # prints its name and answers as they are, so nothing pretends to be a real model.
+    from tests.chat_server import ChatServer
+
+    block = (
+        '<memory>{"memories":[{"content":"Dana writes her data pipelines in Rust",'
+        '"category":"preference","importance":0.8}]}</memory>'
+    )
+    with ChatServer() as server:
+        server.reply(f"Nice to meet you, Dana! {block}", "Rust, as you prefer.")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        assert main(["demo", "--db", str(tmp_path / "demo.db")]) == 0
+        chats = server.chat_requests()
+    out = capsys.readouterr().out
+    assert f"endpoint: {server.url} (OPENAI_BASE_URL), model test-model" in out
+    assert "test-model" in out and "Nice to meet you, Dana!" in out and "<memory>" not in out
+    assert "+ remembered: Dana writes her data pipelines in Rust  [preference, user]" in out
+    assert "recalled: Dana writes her data pipelines in Rust" in out
+    assert "Rust, as you prefer." in out
+    # Tuesday's request carried Monday's memory, and no Monday history.
+    assert len(chats) == 2
+    tuesday = chats[1].text_of("user")
+    assert "Dana writes her data pipelines in Rust" in tuesday
+    assert "I write all my data pipelines in Rust" not in tuesday
+    assert "Which language should I use for my new data pipeline?" in tuesday

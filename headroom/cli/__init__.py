@@ -48,6 +48,7 @@ def _runners() -> dict[str, Runner]:
         "reindex": _transfer.run_reindex,
         "reembed": _transfer.run_reembed,
         "demo": _run_demo,
+        "chat": _run_chat,
     }
 
 
@@ -57,6 +58,12 @@ async def _run_demo(invocation: Invocation) -> int:
     args = invocation.args
     db = None if args.db is None else Path(args.db)
     return await run_demo(db, chat=not args.no_chat, out=invocation.stdout)
+
+
+async def _run_chat(invocation: Invocation) -> int:
+    from headroom.cli._chat import run_chat  # loads openai only when chatting
+
+    return await run_chat(invocation)
 
 
 def _leaf(exc: BaseException) -> BaseException:

@@ -366,4 +366,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-chat", action="store_true", help="skip the chat part even if possible")
 
+    p = command(
+        "chat",
+        "chat with memory against an OpenAI-compatible endpoint (e.g. a local Ollama)",
+        "An interactive chat through with_memory: the model sees what --user's memories say "
+        "and stores what it learns. Type /exit (or Ctrl-D) to leave, /memories to list them.",
+    )
+    p.add_argument("--session", "-s", metavar="ID", help="session id for this conversation")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        default=os.environ.get("HEADROOM_CHAT_MODEL") or None,
+        help="chat model (default: $HEADROOM_CHAT_MODEL, else gpt-4o-mini, or for Ollama "
+        "the first model it has)",
+    )
+    p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="endpoint (default: $OPENAI_BASE_URL, else Ollama on localhost:11434 if it "
+        "answers, else OpenAI)",
+    )
+    p.add_argument("--api-key", metavar="KEY", help="API key (default: $OPENAI_API_KEY)")
     return parser
