@@ -234,7 +234,7 @@ async def test_stats(memory: HierarchicalMemory) -> None:
 
 
 async def test_bad_input_stores_nothing(memory: HierarchicalMemory) -> None:
-    bad_calls = [
+    bad_calls: list[dict[str, object]] = [
         dict(content="", user_id="u"),
         dict(content="   ", user_id="u"),
         dict(content=42, user_id="u"),

@@ -45,7 +45,7 @@ def test_rule_is_every_carried_id_equal(scope: Scope, r: tuple[str, ...]) -> Non
         "turn": scope.turn_id,
     }
     expected = all(v is None or v == context[k] for k, v in carried.items())
-    assert sees(scope, user, session, agent, turn) is expected  # type: ignore[arg-type]
+    assert sees(scope, user, session, agent, turn) is expected
 
 
 @given(st.lists(row, max_size=40), scopes, st.booleans(), st.none() | st.just(["fact"]))

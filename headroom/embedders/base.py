@@ -45,7 +45,8 @@ class Embedder(Protocol):
 async def embed_one(embedder: Embedder, text: str) -> Vectors:
     """The vector of one text, shape ``(dimension,)``, validated."""
     vectors = validate_vectors(await embedder.embed([text]), 1, embedder.dimension)
-    return vectors[0]
+    first: Vectors = vectors[0]
+    return first
 
 
 def validate_vectors(vectors: object, count: int, dimension: int) -> Vectors:
@@ -57,7 +58,9 @@ def validate_vectors(vectors: object, count: int, dimension: int) -> Vectors:
     try:
         array = np.asarray(vectors, dtype=np.float32)
     except (TypeError, ValueError) as exc:
-        raise InvalidEmbeddingError(f"embedder returned something that is not numeric: {exc}") from exc
+        raise InvalidEmbeddingError(
+            f"embedder returned something that is not numeric: {exc}"
+        ) from exc
     if array.ndim != 2 or array.shape[0] != count:
         raise InvalidEmbeddingError(
             f"embedder returned shape {array.shape}, expected ({count}, {dimension})"

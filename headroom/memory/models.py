@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -168,8 +169,10 @@ class MemoryFilter:
     session_id: str | None = None
     agent_id: str | None = None
     turn_id: str | None = None
-    scope_levels: frozenset[ScopeLevel] | None = None
-    categories: frozenset[MemoryCategory] | None = None
+    scope_levels: AbstractSet[ScopeLevel] | None = None
+    """Any set (names accepted too); normalised to a frozenset of ScopeLevel."""
+    categories: AbstractSet[MemoryCategory] | None = None
+    """Any set (names accepted too); normalised to a frozenset of MemoryCategory."""
     include_superseded: bool = False
     valid_at: datetime | None = None
     created_after: datetime | None = None
