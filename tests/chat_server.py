@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = ["ChatServer", "Received", "Reply", "tool_call"]
 
@@ -105,7 +106,10 @@ class ChatServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="chat-server", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},  # shutdown() waits up to one interval
+            name="chat-server",
+            daemon=True,
         )
         self._thread.start()
 
@@ -130,7 +134,7 @@ class ChatServer:
         return self.requests[-1]
 
     def chat_requests(self) -> list[Received]:
-        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+        return [r for r in self.requests if urlsplit(r.path).path.endswith("/chat/completions")]
 
     def close(self) -> None:
         self._httpd.shutdown()
@@ -162,7 +166,7 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
-            if not self.path.rstrip("/").endswith("/models"):
+            if not urlsplit(self.path).path.rstrip("/").endswith("/models"):
                 self._json(404, {"error": {"message": "not found", "type": "not_found"}})
                 return
             server.requests.append(Received("GET", self.path, dict(self.headers), {}))
@@ -172,7 +176,7 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
-            if not self.path.endswith("/chat/completions"):
+            if not urlsplit(self.path).path.endswith("/chat/completions"):
                 self._json(404, {"error": {"message": "not found", "type": "not_found"}})
                 return
             reply = server._next_reply(Received("POST", self.path, dict(self.headers), body))
