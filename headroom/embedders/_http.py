@@ -139,6 +139,8 @@ class JsonClient:
         """
         if self._closed:
             raise ClosedError(f"the client of {self.service} is closed")
+        # The permit is kept through the backoff: when a server is rate limiting, sending it
+        # fewer requests is the point.
         async with self._limit:
             attempt = 0
             while True:
@@ -152,7 +154,7 @@ class JsonClient:
                     # Misconfiguration (a bad URL, an unsupported scheme) or a transport misusing
                     # httpx (stream and cookie errors): retrying cannot help.
                     raise EmbedderUnavailableError(
-                        f"{self.service}: {self._describe(exc)}"
+                        self._redact(f"{self.service}: {self._describe(exc)}")
                     ) from exc
                 else:
                     status = response.status_code

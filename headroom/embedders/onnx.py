@@ -117,8 +117,9 @@ class OnnxEmbedder:
         self._dimension: int = files.dimension
         self._threads = threads
         self._sub_batch = sub_batch
+        # One inference at a time per model: onnxruntime's threads are capped by `threads`,
+        # and loading (on first use) happens under the same limiter, so exactly once.
         self._limiter = anyio.CapacityLimiter(1)
-        self._load_lock = threading.Lock()
         self._loaded: _Loaded | None = None
         self._closed = False
 
@@ -132,26 +133,24 @@ class OnnxEmbedder:
         max_tokens: int | None = None,
     ) -> OnnxEmbedder:
         """Build the embedder and load the model now (in a worker thread), reading its dimension."""
-        files = _resolve(model)
-        if max_tokens is not None:
-            files = _with(files, max_tokens=max_tokens)
-        if files.dimension is None:
-            loaded = await anyio.to_thread.run_sync(_load, files, threads)
-            files = _with(files, dimension=loaded.dimension)
-        else:
-            loaded = None
-        self = cls(
-            model,
-            threads=threads,
-            sub_batch=sub_batch,
-            max_tokens=max_tokens,
-            dimension=files.dimension,
-        )
-        if loaded is None:
-            await anyio.to_thread.run_sync(self._ensure_loaded, limiter=self._limiter)
-        else:
+
+        def build() -> OnnxEmbedder:
+            # Everything here touches the file system or runs the model: off the event loop.
+            files = _resolve(model)
+            if max_tokens is not None:
+                files = _with(files, max_tokens=max_tokens)
+            loaded = _load(files, threads)
+            self = cls(
+                model,
+                threads=threads,
+                sub_batch=sub_batch,
+                max_tokens=max_tokens,
+                dimension=loaded.dimension,
+            )
             self._loaded = loaded
-        return self
+            return self
+
+        return await anyio.to_thread.run_sync(build)
 
     @classmethod
     async def from_config(cls, config: MemoryConfig) -> OnnxEmbedder:
@@ -218,18 +217,18 @@ class OnnxEmbedder:
     # -- worker thread -------------------------------------------------------------------------
 
     def _ensure_loaded(self) -> _Loaded:
-        with self._load_lock:
-            if self._closed:
-                raise ClosedError("this OnnxEmbedder is closed")
-            if self._loaded is None:
-                loaded = _load(self._files, self._threads)
-                if loaded.dimension != self._dimension:
-                    raise ConfigError(
-                        f"{self._files.onnx} makes vectors of dimension {loaded.dimension}, "
-                        f"not {self._dimension}"
-                    )
-                self._loaded = loaded
-            return self._loaded
+        # Runs in a worker thread holding self._limiter.
+        if self._closed:
+            raise ClosedError("this OnnxEmbedder is closed")
+        if self._loaded is None:
+            loaded = _load(self._files, self._threads)
+            if loaded.dimension != self._dimension:
+                raise ConfigError(
+                    f"{self._files.onnx} makes vectors of dimension {loaded.dimension}, "
+                    f"not {self._dimension}"
+                )
+            self._loaded = loaded
+        return self._loaded
 
     def _run(self, texts: list[str]) -> Vectors:
         loaded = self._ensure_loaded()
