@@ -37,8 +37,9 @@ class Reply:
     in one chunk, or in ``chunks`` if given (``content`` is then their concatenation).
     ``extra_choices`` adds choices 1..n with these texts. ``status`` >= 400 sends an OpenAI
     error body instead. ``cut`` drops the connection mid-stream, after ``chunks``, with no
-    finish chunk. ``pause_after`` holds the stream after that many content chunks until
-    ``resume`` is set (10 s at most), to check that chunks reach the caller as they arrive.
+    finish chunk; ``stream_error`` sends an error event there instead. ``pause_after`` holds
+    the stream after that many content chunks until ``resume`` is set (10 s at most), to
+    check that chunks reach the caller as they arrive.
     """
 
     content: str | None = "ok"
@@ -49,6 +50,7 @@ class Reply:
     status: int = 200
     error_message: str = "scripted error"
     cut: bool = False
+    stream_error: str | None = None
     pause_after: int | None = None
     resume: threading.Event = field(default_factory=threading.Event)
 
@@ -235,6 +237,11 @@ def _handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
                     if number == 0:  # the other choices arrive whole, interleaved
                         delta = {"role": "assistant", "content": text}
                         event([{"index": index, "delta": delta, "finish_reason": None}])
+            if reply.stream_error is not None:
+                error = {"error": {"message": reply.stream_error, "type": "server_error"}}
+                self.wfile.write(f"data: {json.dumps(error)}\n\n".encode())
+                self.wfile.flush()
+                return
             if reply.cut:
                 return
             finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
