@@ -379,6 +379,44 @@ def test_import_checks_times_and_duplicates(cli: Cli, tmp_path: Path) -> None:
     assert "cannot read" in cli.err
 
 
+def test_import_draws_progress_only_on_a_terminal(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for n in range(5):
+        _add(cli, f"note {n}", "-u", "u")
+    dump = tmp_path / "dump.jsonl"
+    assert cli("export", "-o", str(dump)) == 0
+    assert cli("import", str(dump), "--batch-size", "2", db=tmp_path / "a.db") == 0
+    assert "\r" not in cli.err and "importing" not in cli.err  # stderr is not a terminal
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert (
+        main(
+            ["--db", str(tmp_path / "b.db"), "import", str(dump), "--batch-size", "2"],
+            embedder=HashingEmbedder(),
+        )
+        == 0
+    )
+    assert "importing [" in terminal.getvalue() and "5/5" in terminal.getvalue()
+    assert "imported 5 memories" in capsys.readouterr().out
+
+
+def test_reembed_switches_the_database_to_another_embedder(cli: Cli, real_cli: Cli) -> None:
+    _add(cli, "Rex is Alice's dog", "-u", "alice")
+    _add(cli, "Alice works at Google", "-u", "alice")
+    assert real_cli("list") == ExitCode.ERROR  # built with the hashing embedder
+    result = cli.json("reembed", "--to", "local")
+    assert result["embedder"] == {"backend": "local", "model": "all-MiniLM-L6-v2", "dimension": 384}
+    assert "--embedder local --embedder-model all-MiniLM-L6-v2" in cli.err
+    hits = real_cli.json("search", "what pet does she have?", "-u", "alice", "-k", "1")
+    assert hits[0]["memory"]["content"] == "Rex is Alice's dog"
+
+
 # -- failures a person can act on ----------------------------------------------------------------
 
 
