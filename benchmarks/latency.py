@@ -42,6 +42,7 @@ from benchmarks.fixtures import (
     synthetic_vectors,
     user_of,
 )
+from benchmarks.fts_probe import probe_fts
 from benchmarks.progress import Progress, log
 from benchmarks.stats import Summary, summarize, time_async
 from benchmarks.targets import Measurement
@@ -155,12 +156,39 @@ async def _layout_suite(
             memory = await open_memory(path, lookup)
         largest = params.sizes[-1]
         await memory.aclose()
+        results += _fts_forms(params, path, layout, largest, queries)
         results.append(await _reopen(params, path, lookup, layout, largest, queries))
         if not layout.selective:
             results.append(_rss(path, largest, layout))
     finally:
         await memory.aclose()
     return results
+
+
+def _fts_forms(
+    params: LatencyParams, path: Path, layout: Layout, n: int, queries: Texts
+) -> list[Measurement]:
+    """The keyword half's SQL in its current and a bounded form (an experiment)."""
+    texts = queries.take(params.search_reps, queries=True)
+    users = _users(layout, n, len(texts), seed=n + 3)
+    forms = probe_fts(path, texts, users, k=TOP_K * 4)
+    labels = {
+        "current": "FTS5 SQL as the engine runs it (MATCH + join + bm25 order), 40 rows",
+        "rank_first": "FTS5 SQL, bm25 ranked inside FTS5 first, then joined (experiment)",
+        "match_only": "FTS5 MATCH alone, counting rows (the floor)",
+    }
+    return [
+        Measurement(
+            f"fts_sql_{name}",
+            labels[name],
+            "ms",
+            n=n,
+            layout=layout.name,
+            summary=summary,
+            notes="sqlite3 directly on the closed database; see benchmarks/fts_probe.py",
+        )
+        for name, summary in forms.items()
+    ]
 
 
 def _users(layout: Layout, n: int, count: int, seed: int) -> list[str]:

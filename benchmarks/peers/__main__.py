@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.peers")
     parser.add_argument("--adds", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--questions", type=int, default=24)
+    parser.add_argument("--questions", type=int, default=12)
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--engines", nargs="*", default=list(ENGINES))
     args = parser.parse_args(argv)

@@ -124,7 +124,10 @@ class Mem0Engine:
             self.add(text, user, meta)
 
     def search(self, query: str, user: str, k: int) -> list[Meta]:
-        found = self._memory.search(query, user_id=user, limit=k)
+        try:  # mem0 >= 2: entity ids go in filters; the default 0.1 threshold would drop hits
+            found = self._memory.search(query, top_k=k, filters={"user_id": user}, threshold=0.0)
+        except TypeError:  # mem0 1.x
+            found = self._memory.search(query, user_id=user, limit=k)
         results = found["results"] if isinstance(found, dict) else found
         return [dict(r.get("metadata") or {}) for r in results]
 
