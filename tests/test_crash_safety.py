@@ -272,6 +272,7 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_sigkill_at_random_moments_long(tmp_path: Path) -> None:
     stats = run_cycles(tmp_path, cycles=80, seed=2)
     print(f"crash safety (long): {stats}")

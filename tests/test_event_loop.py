@@ -185,3 +185,18 @@ async def test_loop_lag_during_a_large_add_many_and_searches(
     assert search_times, "no search completed while add_many ran: the searches were starved"
     # Generous: a loop blocked for the whole add_many would lag by seconds.
     assert worst < 1.0, report
+
+
+async def test_the_local_model_leaves_the_loop_free(
+    no_blocking: BlockBuster, tmp_path: Path
+) -> None:
+    from headroom.embedders.onnx import OnnxEmbedder
+
+    embedder = await OnnxEmbedder.create()  # loading the model reads and hashes files
+    try:
+        config = MemoryConfig(db_path=tmp_path / "memory.db")
+        async with await HierarchicalMemory.create(config, embedder=embedder) as memory:
+            await memory.add_many([NewMemory(f"fact number {i}", "u") for i in range(100)])
+            assert await memory.search("fact", user_id="u")
+    finally:
+        await embedder.aclose()
