@@ -68,6 +68,8 @@ async def run_export(invocation: Invocation) -> int:
                     )
                     stream.write(line + "\n")
                     count += 1
+        except BrokenPipeError:
+            raise  # the reader left (`| head`): main() ends quietly
         except OSError as exc:
             raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
     if target != "-":
