@@ -13,6 +13,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -501,6 +505,48 @@ def test_chat_remembers_across_sessions(
     assert "Dana loves Rust" in tuesday.text_of("user")  # the memory, not the history
     assert "I'm Dana" not in tuesday.text_of("user")
     assert tuesday.body["model"] == "test-model" and tuesday.body["stream"] is True
+
+
+@contextmanager
+def fake_ollama(models: list[str]) -> Iterator[str]:
+    """Answers Ollama's model list (GET /api/tags) on 127.0.0.1; yields its host:port."""
+
+    class Tags(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"models": [{"name": name} for name in models]}).encode()
+            self.send_response(200 if self.path == "/api/tags" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tags)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.anyio
+async def test_a_local_ollama_is_found_with_its_first_chat_model(
+    no_endpoint: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headroom.cli._endpoint import find_endpoint
+
+    with fake_ollama(["nomic-embed-text:latest", "llama3.2:latest"]) as host:
+        monkeypatch.setenv("OLLAMA_HOST", host)
+        endpoint, _ = await find_endpoint()
+    assert endpoint is not None
+    assert (endpoint.base_url, endpoint.model) == (f"http://{host}/v1", "llama3.2:latest")
+    with fake_ollama(["nomic-embed-text:latest"]) as host:
+        monkeypatch.setenv("OLLAMA_HOST", host)
+        endpoint, why = await find_endpoint()
+    assert endpoint is None and "ollama pull" in why
 
 
 def test_chat_without_an_endpoint_says_how_to_get_one(cli: Cli, no_endpoint: None) -> None:
