@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from headroom.embedders.base import Vectors
+from headroom.errors import ClosedError
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -34,6 +35,8 @@ class HashingEmbedder:
         return self._dimension
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
+        if self.closed:
+            raise ClosedError("this HashingEmbedder is closed")
         self.calls.append(list(texts))
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
