@@ -29,6 +29,8 @@ from headroom.storage._filtering import (
     Plan,
     Strategy,
     check_allowed,
+    estimate_present,
+    estimate_sample,
     is_member,
     plan_search,
     top_k,
@@ -325,6 +327,24 @@ async def test_one_allowed_key_among_twenty_thousand_is_found(open_index: Factor
     assert sims[0] <= float(vectors[order[::-1][300]] @ query) + 1e-4
 
 
+async def test_allowed_keys_missing_from_the_index_are_ignored(open_index: Factory) -> None:
+    # Allowed sets may name keys not indexed (yet): a rebuild in progress, a racing delete.
+    rng = np.random.default_rng(12)
+    n, d = 3000, 16
+    vectors = unit(rng, n, d)
+    keys = np.arange(1, n + 1, dtype=np.int64)
+    table = {int(key): vectors[i] for i, key in enumerate(keys)}
+    index = await open_index(d, exact_threshold=0, **CHEAP)
+    await index.add(keys, vectors)
+    absent = np.arange(10_001, 15_001, dtype=np.int64)
+    query = unit(rng, 1, d)[0]
+    for present in (rng.choice(keys, 5, replace=False), rng.choice(keys, 1500, replace=False)):
+        allowed = np.sort(np.concatenate((present, absent)))
+        got = await index.search(query, 10, allowed)
+        assert_valid_top_k(got, query=query, vectors=table, allowed=allowed, k=10, exact=False)
+    assert (await index.search(query, 10, absent))[0].size == 0
+
+
 # -- bad input ------------------------------------------------------------------------
 
 
@@ -474,6 +494,16 @@ def test_plan_gathers_small_or_rare_sets_and_oversamples_the_rest() -> None:
         Strategy.GATHER
     )
     assert widen(Plan(Strategy.HNSW, 10), size=10, allowed=10).strategy is Strategy.GATHER
+
+
+def test_presence_is_estimated_from_an_even_sample() -> None:
+    small = np.arange(100, dtype=np.int64)
+    assert estimate_sample(small) is small
+    large = np.arange(100_000, dtype=np.int64)
+    sample = estimate_sample(large)
+    assert sample.size == 1024 and sample[0] == 0 and sample[-1] > 99_800
+    assert estimate_present(100, 100, 37) == 37
+    assert estimate_present(100_000, 1024, 512) == 50_000
 
 
 def test_membership_and_top_k_helpers() -> None:

@@ -34,6 +34,8 @@ __all__ = [
     "check_query",
     "check_vectors",
     "empty_result",
+    "estimate_present",
+    "estimate_sample",
     "is_member",
     "plan_search",
     "similarities",
@@ -62,6 +64,11 @@ would cost more than the allowed vectors: the effective threshold grows to
 sqrt(ratio · margin · ef · N), ~6,300 at 100k vectors, and with k once k exceeds ef."""
 
 WIDEN_FACTOR = 4
+
+ESTIMATE_SAMPLE = 1024
+"""Allowed keys probed to estimate how many are in the index. Probing all of a large set
+costs more than the search (usearch ``contains``: ~6 ms for 100k keys, vs ~0.7 ms for an
+HNSW query); a strided sample of 1,024 costs ~0.02 ms and is exact for smaller sets."""
 
 BLOCK_ROWS = 1024
 """Rows per matrix-vector product. OpenBLAS (numpy's wheels) multithreads larger products,
@@ -135,6 +142,21 @@ def similarities(matrix: Vectors, vector: Vectors) -> Vectors:
     for start in range(0, matrix.shape[0], BLOCK_ROWS):
         np.matmul(matrix[start : start + BLOCK_ROWS], vector, out=out[start : start + BLOCK_ROWS])
     return out
+
+
+def estimate_sample(allowed: Keys) -> Keys:
+    """Evenly spaced allowed keys (all of them when there are few) to probe for presence."""
+    if allowed.size <= ESTIMATE_SAMPLE:
+        return allowed
+    positions = np.arange(ESTIMATE_SAMPLE) * (allowed.size / ESTIMATE_SAMPLE)
+    return allowed[positions.astype(np.intp)]
+
+
+def estimate_present(allowed: int, sampled: int, hits: int) -> int:
+    """How many of ``allowed`` keys are present, from ``hits`` among ``sampled`` probes."""
+    if sampled >= allowed:
+        return hits
+    return round(hits / sampled * allowed)
 
 
 def is_member(allowed: Keys, keys: Keys) -> npt.NDArray[np.bool_]:

@@ -43,6 +43,8 @@ from headroom.storage._filtering import (
     check_query,
     check_vectors,
     empty_result,
+    estimate_present,
+    estimate_sample,
     is_member,
     plan_search,
     similarities,
@@ -286,24 +288,29 @@ class UsearchIndex:
             return empty_result()
         if allowed_keys is None:
             return self._search_unfiltered(vector, min(wanted, size))
+        if allowed_keys.size <= self._config.exact_threshold:
+            return self._gather(vector, allowed_keys, wanted)  # skips absent keys
+        # The facade's allowed keys are nearly all indexed, but a rebuild in progress or a
+        # racing delete can leave some out: estimate the present count for the plan. ``wanted``
+        # stays k; if fewer are present, the HNSW attempts come up short and the gather
+        # returns what there is.
+        sample = estimate_sample(allowed_keys)
         with _translated("look up keys"):
-            present = allowed_keys[self._index.contains(allowed_keys.view(np.uint64))]
-        if present.size == 0:
-            return empty_result()
-        wanted = min(wanted, present.size)
+            hits = int(np.count_nonzero(self._index.contains(sample.view(np.uint64))))
+        present = max(1, estimate_present(allowed_keys.size, sample.size, hits))
         plan = plan_search(
             size=size,
-            allowed=present.size,
+            allowed=present,
             k=wanted,
             exact_threshold=self._config.exact_threshold,
             ef_search=self._config.ef_search,
         )
         while plan.strategy is Strategy.HNSW:
-            found = self._filtered(self._neighbours(vector, plan.candidates), present, wanted)
+            found = self._filtered(self._neighbours(vector, plan.candidates), allowed_keys, wanted)
             if found[0].size >= wanted:
                 return found
-            plan = widen(plan, size=size, allowed=present.size)
-        return self._gather(vector, present, wanted)
+            plan = widen(plan, size=size, allowed=present)
+        return self._gather(vector, allowed_keys, wanted)
 
     def _search_unfiltered(
         self, vector: npt.NDArray[np.float32], wanted: int
@@ -333,16 +340,20 @@ class UsearchIndex:
         return top_k(keys[keep], sims[keep], wanted)
 
     def _gather(
-        self, vector: npt.NDArray[np.float32], present: Keys, wanted: int
+        self, vector: npt.NDArray[np.float32], allowed: Keys, wanted: int
     ) -> tuple[Keys, npt.NDArray[np.float32]]:
+        """Exact: the dot product with every allowed vector in the index, chunk by chunk."""
         best_keys, best = empty_result()
-        for start in range(0, present.size, _GATHER_CHUNK):
-            keys = present[start : start + _GATHER_CHUNK]
+        for start in range(0, allowed.size, _GATHER_CHUNK):
+            keys = allowed[start : start + _GATHER_CHUNK]
             with _translated("read vectors"):
                 rows = self._index.get(keys.view(np.uint64), dtype="f32")
-            matrix = np.vstack(rows).astype(np.float32, copy=False)
+            found = [i for i, row in enumerate(rows) if row is not None]  # None: not indexed
+            if not found:
+                continue
+            matrix = np.vstack([rows[i] for i in found]).astype(np.float32, copy=False)
             best_keys, best = top_k(
-                np.concatenate((best_keys, keys)),
+                np.concatenate((best_keys, keys[found])),
                 np.concatenate((best, similarities(matrix, vector))),
                 wanted,
             )
