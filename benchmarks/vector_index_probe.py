@@ -97,13 +97,34 @@ def summary(seconds: list[float]) -> str:
     return f"{statistics.median(ms):.2f} / {p95:.2f}"
 
 
-async def timed(func: Search, repeats: int) -> list[float]:
-    out = []
+@dataclasses.dataclass
+class Timings:
+    """Wall-clock and process CPU time per call.
+
+    On a loaded machine wall time includes waiting for a core; CPU time (all threads of this
+    process) is what the call costs on an idle one, as every step here is single-threaded.
+    """
+
+    wall: list[float] = dataclasses.field(default_factory=list)
+    cpu: list[float] = dataclasses.field(default_factory=list)
+
+    @contextmanager
+    def measure(self) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        yield
+        self.cpu.append(time.process_time() - cpu)
+        self.wall.append(time.perf_counter() - wall)
+
+    def __str__(self) -> str:
+        return f"{summary(self.wall)} (cpu {statistics.median(self.cpu) * 1000:.2f})"
+
+
+async def timed(func: Search, repeats: int) -> Timings:
+    timings = Timings()
     for i in range(repeats):
-        start = time.perf_counter()
-        await func(i)
-        out.append(time.perf_counter() - start)
-    return out
+        with timings.measure():
+            await func(i)
+    return timings
 
 
 def similarities_to(data: Data, n: int, query: Floats) -> Floats:
@@ -173,16 +194,15 @@ class Probe:
     async def search(self, allowed: Ints | None, per_query: list[Ints] | None = None) -> str:
         """Time a search per query; with its recall@K when the truth is cheap to know."""
         hits = possible = 0
-        times = []
+        times = Timings()
         for i, query in enumerate(self.qs):
             subset = per_query[i] if per_query is not None else allowed
-            start = time.perf_counter()
-            found, _ = await self.index.search(query, K, subset)
-            times.append(time.perf_counter() - start)
+            with times.measure():
+                found, _ = await self.index.search(query, K, subset)
             truth = best(self.sims[i], self.keys if subset is None else subset)
             hits += len(truth & set(found.tolist()))
             possible += len(truth)
-        return f"{summary(times)}; recall {hits / possible:.2f}"
+        return f"{times}; recall {hits / possible:.2f}"
 
     def raw(self, count: int, exact: bool = False) -> Search:
         raw = self.index._index
@@ -197,10 +217,10 @@ class Probe:
         for size in (100, 1000, 2048, 5000, 10_000, 100_000):
             if size <= n:
                 self.row(f"exact (gather), allowed {size:,}", await self.search(self.sample(size)))
-        self.row("usearch brute force over all N (ms)", summary(await timed(self.raw(n, True), 5)))
+        self.row("usearch brute force over all N (ms)", str(await timed(self.raw(n, True), 5)))
         for count in (10, 100, 1000, 5000, n // 4):
             times = await timed(self.raw(count), len(self.qs))
-            self.row(f"HNSW alone, {count:,} candidates", summary(times))
+            self.row(f"HNSW alone, {count:,} candidates", str(times))
 
         with_threshold(index, 0)
         with forced_hnsw():
@@ -222,11 +242,11 @@ class Probe:
         n, index = self.n, self.index
         new = next(self.data.rows(n, n + 1000, seed=1))[1]
         ones = await timed(lambda i: index.add(np.array([n + 1 + i]), new[i : i + 1]), 200)
-        self.row("add one", summary(ones))
+        self.row("add one", str(ones))
         await index.remove(np.arange(n + 1, n + 201))
         fresh = [np.arange(n + 1 + 1000 * j, n + 1001 + 1000 * j) for j in range(1, 4)]
         batch = await timed(lambda i: index.add(fresh[i], new), len(fresh))
-        self.row("add batch of 1,000 at full size", summary(batch))
+        self.row("add batch of 1,000 at full size", str(batch))
         await index.remove(np.concatenate(fresh))
 
     async def persistence(self) -> None:
@@ -265,13 +285,12 @@ def compare_metrics(data: Data, n: int = 5000, queries: int = 200) -> None:
         start = time.perf_counter()
         index.add(np.arange(n, dtype=np.uint64), rows, threads=1)
         add = (time.perf_counter() - start) / n
-        times = []
+        times = Timings()
         for q in qs:
-            start = time.perf_counter()
-            index.search(q, K, threads=1)
-            times.append(time.perf_counter() - start)
+            with times.measure():
+                index.search(q, K, threads=1)
         print(f"| {n:,} | metric {metric}: add one (amortised) | {add * 1000:.3f} |")
-        print(f"| {n:,} | metric {metric}: search | {summary(times)} |")
+        print(f"| {n:,} | metric {metric}: search | {times} |")
         index.reset()
 
 
@@ -299,7 +318,7 @@ async def main() -> None:
         embedder = await OnnxEmbedder.create()
         await embedder.embed(["warm the model up"])
         print(f"RSS with the model loaded: {rss_mb():.0f} MB")
-    print("\n| N | measure | ms: median / p95 |\n|---|---|---|")
+    print("\n| N | measure | ms: wall median / p95 (cpu median) |\n|---|---|---|")
     if args.metrics:
         compare_metrics(data)
     for n in args.sizes:
