@@ -376,3 +376,13 @@ async def test_reindex_rebuilds_from_sqlite(memory: HierarchicalMemory) -> None:
     await memory.add_many([{"content": f"item {i}", "user_id": "u"} for i in range(20)])
     assert await memory.reindex() == 20
     assert (await memory.search("item 3", user_id="u"))[0].content == "item 3"
+
+
+async def test_search_by_category(memory: HierarchicalMemory) -> None:
+    await memory.add("Likes green tea", user_id="u", category="preference")
+    await memory.add("Drinks tea at work", user_id="u", category="fact")
+    for categories in ("preference", MemoryCategory.PREFERENCE, ["preference"]):
+        hits = await memory.search("tea", user_id="u", categories=categories)
+        assert [h.content for h in hits] == ["Likes green tea"]
+    with pytest.raises(ValidationError, match="gossip"):
+        await memory.search("tea", user_id="u", categories="gossip")

@@ -449,6 +449,8 @@ class HierarchicalMemory:
             or math.isnan(min_similarity)
         ):
             raise ValidationError(f"min_similarity must be a number, got {min_similarity!r}")
+        if isinstance(categories, (str, MemoryCategory)):
+            categories = [categories]  # one category, not its letters
         wanted = None if categories is None else frozenset(map(MemoryCategory.parse, categories))
         where = SearchFilter(scope, wanted, include_superseded)
         allowed = self._catalog.allowed(

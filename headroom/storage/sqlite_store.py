@@ -448,7 +448,8 @@ class SQLiteStore:
         except StorageError as exc:
             # The expression is built from quoted words only, but an FTS5 syntax complaint must
             # still never reach the user: a query that cannot be matched finds nothing.
-            if "fts5" in str(exc).lower():
+            # Only a syntax complaint: corruption of the FTS index must surface, not read as [].
+            if "fts5: syntax error" in str(exc).lower():
                 return []
             raise
         # bm25() is lower-is-better and negative; report higher-is-better.
