@@ -460,6 +460,60 @@ def test_clients_of_one_database_share_its_engine(
         clash.memory.get_all()
 
 
+def test_a_sync_and_an_async_client_of_one_database_conflict_without_losing_answers(
+    server: ChatServer, db: Path, embedder: FlakyEmbedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="headroom.wrapper")
+    with sync_client(server, db, embedder) as sync:
+        sync.memory.add("Alice likes kites")
+        raw = openai.AsyncOpenAI(base_url=server.url, api_key="test", max_retries=0)
+        options: dict[str, Any] = {"user_id": "alice", "db_path": db, "embedder": embedder}
+
+        async def use_async() -> str:
+            async with with_memory(raw, **options) as client:
+                response = await client.chat.completions.create(model="m", messages=USER)
+                return str(response.choices[0].message.content)
+
+        server.reply("still answered")
+        assert asyncio.run(use_async()) == "still answered"
+    assert any("another event loop" in r.getMessage() for r in caplog.records)
+
+
+def test_an_async_client_outlives_its_first_loop(
+    server: ChatServer, db: Path, embedder: FlakyEmbedder
+) -> None:
+    raw = openai.AsyncOpenAI(base_url=server.url, api_key="test", max_retries=0)
+    options: dict[str, Any] = {"db_path": db, "embedder": embedder, "strict": True}
+    first = with_memory(raw, user_id="alice", **options)
+    second = with_memory(raw, user_id="bob", **options)
+
+    async def one(client: AsyncMemoryClient, content: str) -> int:
+        await client.memory.add(content)
+        return len(await client.memory.get_all())
+
+    assert asyncio.run(one(first, "Alice likes kites")) == 1
+    assert asyncio.run(one(first, "Alice likes maps")) == 2  # the same client, a new loop
+    assert asyncio.run(one(second, "Bob likes tea")) == 1  # adopts the orphaned engine
+
+    async def close() -> None:
+        await first.close()
+        await second.close()
+
+    asyncio.run(close())
+
+
+def test_a_sync_client_after_the_background_loop_was_restarted(
+    server: ChatServer, db: Path, embedder: FlakyEmbedder
+) -> None:
+    from headroom import _sync
+
+    with sync_client(server, db, embedder) as before:
+        before.memory.add("Alice likes kites")
+        _sync.shutdown()  # closes the engine; a new loop starts on the next call
+        with sync_client(server, db, embedder) as after:
+            assert [m.content for m in after.memory.get_all()] == ["Alice likes kites"]
+
+
 def test_a_sync_client_works_inside_a_running_event_loop(
     client: MemoryClient, server: ChatServer
 ) -> None:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from headroom import _sync
@@ -65,13 +67,17 @@ async def acquire(config: MemoryConfig, embedder: Embedder | None) -> Hierarchic
         opener = entry is None
         if entry is None:
             entry = _open[key] = _Entry(config, embedder, loop)
-        elif entry.loop is not loop:
-            raise ConfigError(
-                f"{config.path} is already open on another event loop in this process "
-                "(for example by a sync client while this one is async); share one kind of "
-                "client per database, or pass memory= explicitly"
-            )
-        elif entry.config != config or entry.embedder is not embedder:
+        if entry.loop is not loop:
+            if not entry.loop.is_closed():
+                raise ConfigError(
+                    f"{config.path} is already open on another event loop in this process "
+                    "(a sync client's while this one is async, or the other way round); "
+                    "use one kind of client per database"
+                )
+            # Its loop is gone (an async client left open across two asyncio.run calls):
+            # nothing else can be using the engine, so this loop adopts it.
+            entry.loop = loop
+        if entry.config != config or entry.embedder is not embedder:
             raise ConfigError(
                 f"{config.path} is already open with another configuration or embedder"
             )
@@ -87,7 +93,7 @@ async def acquire(config: MemoryConfig, embedder: Embedder | None) -> Hierarchic
         finally:
             entry.ready.set()
         if _sync.in_portal_thread():
-            entry.exit_handle = _sync.on_shutdown(entry.engine.aclose)
+            entry.exit_handle = _sync.on_shutdown(partial(_close_at_shutdown, key, entry))
         else:
             _install_exit_hook()
     else:
@@ -112,6 +118,15 @@ async def release(engine: HierarchicalMemory) -> None:
     if entry.exit_handle is not None:
         entry.exit_handle.cancel()
     await engine.aclose()
+
+
+async def _close_at_shutdown(key: Path, entry: _Entry) -> None:
+    """headroom's loop is stopping: forget the engine (a new loop opens it afresh), close it."""
+    with _lock:
+        if _open.get(key) is entry:
+            del _open[key]
+    if entry.engine is not None:
+        await entry.engine.aclose()
 
 
 def _install_exit_hook() -> None:
@@ -154,3 +169,14 @@ def _close_forgotten() -> None:
             asyncio.run(asyncio.wait_for(entry.engine.aclose(), _EXIT_CLOSE_TIMEOUT))
         except Exception:
             logger.warning("closing the memory %s at exit failed", key, exc_info=True)
+
+
+def _after_fork_in_child() -> None:
+    # The engines belong to the parent's threads and loops; a child opens its own.
+    global _lock
+    _lock = threading.Lock()
+    _open.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
