@@ -15,6 +15,7 @@ import contextlib
 import errno
 import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,20 @@ def translate_errors(what: str, path: Path | None = None) -> Iterator[None]:
         raise
 
 
+def _daemon(connection: aiosqlite.Connection) -> aiosqlite.Connection:
+    """Make the connection's worker thread a daemon before it starts.
+
+    aiosqlite's threads are not daemons, so a memory its owner forgot to close kept the whole
+    process from exiting (the interpreter joins such threads before running exit hooks). A
+    daemon thread ends with the process instead; in WAL mode that is as safe as a crash, which
+    loses nothing committed.
+    """
+    thread = getattr(connection, "_thread", None)
+    if isinstance(thread, threading.Thread) and not thread.is_alive():
+        thread.daemon = True
+    return connection
+
+
 class _ProcessLock:
     """An exclusive advisory lock on ``<db>.lock`` (POSIX ``flock``; a no-op elsewhere)."""
 
@@ -192,7 +207,7 @@ class SQLiteStore:
         reader: aiosqlite.Connection | None = None
         try:
             with translate_errors("opening the database", path):
-                writer = await aiosqlite.connect(path, isolation_level=None)
+                writer = await _daemon(aiosqlite.connect(path, isolation_level=None))
                 await writer.execute("PRAGMA busy_timeout = 5000")
                 mode = await (await writer.execute("PRAGMA journal_mode = WAL")).fetchone()
                 if mode is None or str(mode[0]).lower() != "wal":
@@ -201,8 +216,8 @@ class SQLiteStore:
                 # crash or power loss may lose the last ones (never corrupts).
                 await writer.execute("PRAGMA synchronous = NORMAL")
                 await _migrate(writer, path)
-                reader = await aiosqlite.connect(
-                    f"file:{path}?mode=ro", uri=True, isolation_level=None
+                reader = await _daemon(
+                    aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
                 )
                 await reader.execute("PRAGMA busy_timeout = 5000")
                 await reader.execute("PRAGMA query_only = 1")
