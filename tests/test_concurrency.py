@@ -276,7 +276,7 @@ async def test_this_process_holding_the_database_refuses_another(tmp_path: Path)
         )
         stdout = result.stdout.decode()
         assert stdout.startswith("LOCKED"), stdout + result.stderr.decode()
-        assert "one process per database" in stdout
+        assert "already open" in stdout and "share that instance" in stdout
         # The refused process changed nothing; the first still works.
         assert (await memory.get(kept.id)).content == "written by the first process"
         await memory.add("still writable", user_id="u")

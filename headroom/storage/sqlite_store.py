@@ -156,8 +156,9 @@ class _ProcessLock:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise StorageError(f"cannot lock {self._path}: {exc}") from exc
             raise DatabaseLockedError(
-                f"{self._path.with_suffix('')} is open in another process; "
-                "headroom allows one process per database"
+                f"{self._path.with_suffix('')} is already open, in another process or by "
+                "another HierarchicalMemory in this one; open it once per process and share "
+                "that instance"
             ) from exc
         self._fd = fd
 
