@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import anyio
 import httpx
@@ -355,3 +355,56 @@ async def run_all(jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:
             group.start_soon(run, job)
     if failures:
         raise failures[0]
+
+
+_E = TypeVar("_E", bound="HttpEmbedder")
+
+
+class HttpEmbedder:
+    """The Embedder plumbing the HTTP backends share around one :class:`JsonClient`.
+
+    A subclass sets ``_model``, ``_dimension``, ``_base_url``, ``_batch_size`` and ``_client``
+    in its constructor and implements :meth:`_request` for one batch.
+    """
+
+    _model: str
+    _dimension: int
+    _base_url: str
+    _batch_size: int
+    _client: JsonClient
+
+    @property
+    def model_name(self) -> str:
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        if self._client.closed:
+            raise ClosedError(f"this {type(self).__name__} is closed")
+        return await embed_in_batches(
+            texts,
+            batch_size=self._batch_size,
+            dimension=self._dimension,
+            service=self._client.service,
+            request=self._request,
+        )
+
+    async def _request(self, texts: list[str]) -> list[object]:
+        """The raw vector of each text of one batch, in input order, unchecked."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self: _E) -> _E:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

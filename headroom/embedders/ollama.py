@@ -7,24 +7,22 @@ one text per request (sent with the same bounded concurrency).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
 import httpx
 
 from headroom.embedders._http import (
+    HttpEmbedder,
     JsonClient,
     Reply,
     RetryPolicy,
-    embed_in_batches,
     model_missing,
     probe_dimension,
     run_all,
 )
-from headroom.embedders.base import Vectors
 from headroom.embedders.models import known_dimension
-from headroom.errors import ClosedError, ConfigError, EmbedderResponseError
+from headroom.errors import ConfigError, EmbedderResponseError
 
 if TYPE_CHECKING:
     from headroom.memory.config import MemoryConfig
@@ -38,7 +36,7 @@ DEFAULT_CONCURRENCY = 4
 _ENDPOINT_MISSING = (404, 405)
 
 
-class OllamaEmbedder:
+class OllamaEmbedder(HttpEmbedder):
     """Embeddings from an Ollama server (``ollama pull MODEL`` first).
 
     For a model headroom does not know the dimension of, pass ``native_dimension`` or build the
@@ -130,38 +128,6 @@ class OllamaEmbedder:
             request_timeout=config.embedder_timeout,
             max_retries=config.embedder_max_retries,
         )
-
-    @property
-    def model_name(self) -> str:
-        return self._model
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        if self._client.closed:
-            raise ClosedError("this OllamaEmbedder is closed")
-        return await embed_in_batches(
-            texts,
-            batch_size=self._batch_size,
-            dimension=self._dimension,
-            service=self._client.service,
-            request=self._request,
-        )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def __aenter__(self) -> OllamaEmbedder:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         legacy = " (legacy /api/embeddings)" if self._legacy else ""

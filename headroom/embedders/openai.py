@@ -11,16 +11,14 @@ llama.cpp, LiteLLM, ...) accept.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
-from headroom.embedders._http import JsonClient, RetryPolicy, embed_in_batches, probe_dimension
-from headroom.embedders.base import Vectors
+from headroom.embedders._http import HttpEmbedder, JsonClient, RetryPolicy, probe_dimension
 from headroom.embedders.models import known_dimension
-from headroom.errors import ClosedError, ConfigError, EmbedderResponseError
+from headroom.errors import ConfigError, EmbedderResponseError
 
 if TYPE_CHECKING:
     from headroom.memory.config import MemoryConfig
@@ -34,7 +32,7 @@ DEFAULT_BATCH_SIZE = 2048
 DEFAULT_CONCURRENCY = 4
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(HttpEmbedder):
     """Embeddings from an OpenAI-compatible server.
 
     ``api_key`` and ``base_url`` default to ``$OPENAI_API_KEY`` and ``$OPENAI_BASE_URL`` (then
@@ -163,38 +161,6 @@ class OpenAIEmbedder:
             request_timeout=config.embedder_timeout,
             max_retries=config.embedder_max_retries,
         )
-
-    @property
-    def model_name(self) -> str:
-        return self._model
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        if self._client.closed:
-            raise ClosedError("this OpenAIEmbedder is closed")
-        return await embed_in_batches(
-            texts,
-            batch_size=self._batch_size,
-            dimension=self._dimension,
-            service=self._client.service,
-            request=self._request,
-        )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def __aenter__(self) -> OpenAIEmbedder:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         kind = "azure " if self._azure else ""
