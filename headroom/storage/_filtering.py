@@ -48,8 +48,9 @@ Vectors = npt.NDArray[np.float32]
 DEFAULT_EXACT_THRESHOLD = 2048
 """Allowed sets up to this size are always searched exactly, by gathering their vectors.
 
-Gathering costs ~1 µs a key (2,048 keys: ~2 ms at 384 dims), about what one oversampled HNSW
-query costs at 100k vectors when the allowed set is that rare. See the probe's table."""
+Gathering costs ~1 µs a key whatever N (2,048 keys: 1.6-3.9 ms at 384 dims). It costs as much
+as the oversampled HNSW search at ~1,600 keys for 10k vectors and ~7,500 for 100k; 2,048 keeps
+small sets exact at every size, and HNSW_COST_RATIO moves the switch up for large indexes."""
 
 OVERSAMPLING_MARGIN = 2.0
 """Candidates = margin · max(ef_search, k) · N / |allowed|. Measured on clustered data (10k
@@ -58,8 +59,8 @@ margin 1; 0.97 at both with margin 2. It also leaves ~2 · ef allowed keys among
 candidates, so the (x4) retry is rare unless the allowed keys avoid the query's region."""
 
 HNSW_COST_RATIO = 4.0
-"""What one HNSW candidate costs relative to gathering one allowed vector (measured: ~1.5 at
-10k vectors, ~7 at 100k). Beyond the threshold, the plan still gathers when the candidates
+"""What one HNSW candidate costs relative to gathering one allowed vector (measured: ~2.5 at
+10k vectors, ~6 at 100k). Beyond the threshold, the plan still gathers when the candidates
 would cost more than the allowed vectors: the effective threshold grows to
 sqrt(ratio · margin · ef · N), ~6,300 at 100k vectors, and with k once k exceeds ef."""
 
