@@ -79,6 +79,11 @@ def _primary_code(exc: sqlite3.Error) -> int | None:
     return None if code is None else int(code) & 0xFF
 
 
+def _stored(row: tuple[Any, ...]) -> StoredMemory:
+    """A row of ``_COLUMNS`` followed by the embedding."""
+    return StoredMemory(row[0], _row_to_memory(row), codec.blob_to_vector(row[15]))
+
+
 def _corrupt(exc: sqlite3.Error) -> bool:
     if _primary_code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
         return True
@@ -342,44 +347,30 @@ class SQLiteStore:
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def get(self, ids: Sequence[str]) -> dict[str, StoredMemory]:
-        out: dict[str, StoredMemory] = {}
-        for start in range(0, len(ids), _BATCH):
-            chunk = list(ids[start : start + _BATCH])
+    async def _read_in(
+        self, select: str, column: str, values: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows of ``select ... WHERE column IN values``, chunked under SQLite's limit."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), _BATCH):
+            chunk = list(values[start : start + _BATCH])
             marks = ",".join("?" * len(chunk))
-            rows = await self._read(
-                f"SELECT {_COLUMNS}, embedding FROM memories WHERE id IN ({marks})", chunk
-            )
-            for row in rows:
-                out[row[1]] = StoredMemory(
-                    row[0], _row_to_memory(row), codec.blob_to_vector(row[15])
-                )
-        return out
+            rows.extend(await self._read(f"{select} WHERE {column} IN ({marks})", chunk))
+        return rows
+
+    async def get(self, ids: Sequence[str]) -> dict[str, StoredMemory]:
+        rows = await self._read_in(f"SELECT {_COLUMNS}, embedding FROM memories", "id", ids)
+        return {row[1]: _stored(row) for row in rows}
 
     async def get_by_keys(self, keys: Sequence[int]) -> dict[int, StoredMemory]:
-        out: dict[int, StoredMemory] = {}
-        for start in range(0, len(keys), _BATCH):
-            chunk = [int(k) for k in keys[start : start + _BATCH]]
-            marks = ",".join("?" * len(chunk))
-            rows = await self._read(
-                f"SELECT {_COLUMNS}, embedding FROM memories WHERE key IN ({marks})", chunk
-            )
-            for row in rows:
-                out[row[0]] = StoredMemory(
-                    row[0], _row_to_memory(row), codec.blob_to_vector(row[15])
-                )
-        return out
+        keys = [int(k) for k in keys]
+        rows = await self._read_in(f"SELECT {_COLUMNS}, embedding FROM memories", "key", keys)
+        return {row[0]: _stored(row) for row in rows}
 
     async def embeddings(self, keys: Sequence[int]) -> dict[int, bytes]:
-        out: dict[int, bytes] = {}
-        for start in range(0, len(keys), _BATCH):
-            chunk = [int(k) for k in keys[start : start + _BATCH]]
-            marks = ",".join("?" * len(chunk))
-            rows = await self._read(
-                f"SELECT key, embedding FROM memories WHERE key IN ({marks})", chunk
-            )
-            out.update((row[0], row[1]) for row in rows)
-        return out
+        keys = [int(k) for k in keys]
+        rows = await self._read_in("SELECT key, embedding FROM memories", "key", keys)
+        return {row[0]: row[1] for row in rows}
 
     async def keys(self) -> Keys:
         rows = await self._read("SELECT key FROM memories ORDER BY key")
