@@ -404,7 +404,9 @@ async def test_use_after_aclose_raises_closed_error(open_index: Factory) -> None
     index = await open_index(8)
     vectors = unit(np.random.default_rng(10), 1, 8)
     await index.add(keys_of(1), vectors)
-    await index.aclose()
+    async with anyio.create_task_group() as group:  # concurrent closes are fine too
+        group.start_soon(index.aclose)
+        group.start_soon(index.aclose)
     await index.aclose()  # idempotent
     with pytest.raises(ClosedError):
         await index.add(keys_of(2), vectors)

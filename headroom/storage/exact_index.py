@@ -106,6 +106,8 @@ class ExactIndex:
         if self._closed:
             return
         async with self._limiter:
+            if self._closed:  # a concurrent aclose() got the limiter first
+                return
             self._closed = True
             self._matrix = np.empty((0, self._dimension), dtype=np.float32)
             self._keys = np.empty(0, dtype=np.int64)

@@ -230,10 +230,14 @@ class UsearchIndex:
         if self._closed:
             return
         async with self._limiter:
+            if self._closed:  # a concurrent aclose() got the limiter first
+                return
             self._closed = True
             index, self._index = self._index, None
             with _translated("free the index"):
-                index.reset()
+                # Returning ~300 MB to the OS is not instant: not on the event loop. (Our
+                # limiter is already held by this task, so the default one is used.)
+                await anyio.to_thread.run_sync(index.reset)
 
     # -- worker-thread side: everything below runs holding the limiter ------------------
 
