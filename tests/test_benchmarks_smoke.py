@@ -22,6 +22,8 @@ from benchmarks.machine import describe
 from benchmarks.quality import MODES, evaluate_questions
 from benchmarks.report import render_markdown, write_report
 from benchmarks.targets import TARGETS, evaluate
+from headroom.memory import MemoryConfig
+from headroom.storage._filtering import DEFAULT_EXACT_THRESHOLD
 from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.anyio
@@ -161,6 +163,11 @@ def test_metrics_follow_the_readme(tmp_path: Path) -> None:
     assert scores.session_any_at_5 == 1.0  # the evidence session is the 3rd distinct one
     assert scores.session_all_at_5 == 1.0
     assert neighbour_context(question)[question.turns[1].content].count("\n") == 2
+
+
+def test_config_exact_threshold_is_the_index_default() -> None:
+    # The benchmarks chose it (docs/performance.md); the two constants must not drift apart.
+    assert MemoryConfig().exact_search_threshold == DEFAULT_EXACT_THRESHOLD
 
 
 async def test_lookup_embedder_refuses_unknown_text() -> None:

@@ -68,7 +68,10 @@ class MemoryConfig:
     max_content_chars: int = 20_000
     vector_weight: float = 1.0
     text_weight: float = 1.0
-    exact_search_threshold: int = 20_000
+    exact_search_threshold: int = 2_048
+    # = storage._filtering.DEFAULT_EXACT_THRESHOLD (not imported: config stays light). Beyond
+    # it the index plans HNSW or gathering by cost; 20,000 made a one-user search of 10,000
+    # memories gather every vector (69 ms measured vs 3.7 ms; docs/performance.md).
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db_path", Path(self.db_path).expanduser())
