@@ -175,7 +175,10 @@ def _fts_forms(
     labels = {
         "current": "FTS5 SQL as the engine runs it (MATCH + join + bm25 order), 40 rows",
         "rank_first": "FTS5 SQL, bm25 ranked inside FTS5 first, then joined (experiment)",
+        "recent_window": "FTS5 SQL, bm25 over the newest 2,000 matching rows only (experiment)",
         "match_only": "FTS5 MATCH alone, counting rows (the floor)",
+        "all_terms": "FTS5 SQL with the words AND-ed, not OR-ed (experiment)",
+        "rare_terms": "FTS5 SQL over words in <= 5% of rows only, df lookup included (experiment)",
     }
     return [
         Measurement(

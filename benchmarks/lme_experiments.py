@@ -88,14 +88,33 @@ def simulate(result: QuestionResult, variant: Variant) -> Scores:
 def _variants() -> list[Variant]:
     defaults = MemoryConfig()
     out = [Variant("engine defaults (replayed)", defaults.vector_weight, defaults.text_weight)]
-    for text_weight in (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 8.0):
-        out.append(Variant(f"RRF, text weight {text_weight:g}", 1.0, text_weight))
-    for rrf_k in (1, 10, 30, 120):
-        for text_weight in (1.0, 2.0):
-            out.append(Variant(f"RRF k={rrf_k}, text {text_weight:g}", 1.0, text_weight, rrf_k))
+    for rrf_k in (1, 2, 5, 10, 30, 60):
+        for text_weight in (1.0, 1.25, 2.0):
+            name = f"RRF k={rrf_k}, text weight {text_weight:g}"
+            out.append(Variant(name, 1.0, text_weight, rrf_k))
     for per_result in (2, 8):
-        out.append(Variant(f"depth {per_result}x top_k, text 2", 1.0, 2.0, per_result=per_result))
+        out.append(Variant(f"candidates {per_result}x top_k", 1.0, 1.0, per_result=per_result))
     return out
+
+
+def _ceiling(results: Sequence[QuestionResult], depth: int) -> float:
+    """Turn recall_any of the union of both lists' first ``depth`` turns (2*depth turns)."""
+    found = [
+        any(
+            t.has_answer for t in {*r.ranked["vector-only"][:depth], *r.ranked["text-only"][:depth]}
+        )
+        for r in results
+        if r.question.has_evidence_turns
+    ]
+    return round(sum(found) / len(found), 4) if found else 0.0
+
+
+def _halves(results: Sequence[QuestionResult], variant: Variant) -> list[dict[str, Any]]:
+    """The variant on the even- and odd-numbered questions apart: is a gain in both halves?"""
+    return [
+        _aggregate_scores(half, [simulate(r, variant) for r in half])["overall"]
+        for half in (results[0::2], results[1::2])
+    ]
 
 
 def _aggregate_scores(
@@ -197,8 +216,21 @@ async def run_experiments(
                 ),
                 "overall": by_type["overall"],
                 "by_type": by_type,
+                "halves": _halves(results, variant),
             }
         )
+    union = {depth: _ceiling(results, depth) for depth in (3, 5, 10)}
+    out.append(
+        {
+            "name": "union of both lists' first turns (no fusion)",
+            "note": "turn recall_any of the union of the vector and keyword lists' first d "
+            "turns: "
+            + ", ".join(f"d={d} (<= {2 * d} turns): {v:.3f}" for d, v in union.items())
+            + "; bounds what fusing these two lists can reach",
+            "overall": {"questions": len(results)},
+            "union": union,
+        }
+    )
     context = await _context_run(questions, embedder)
     for mode in ("text-only", "hybrid"):
         by_type = aggregate(context, mode)

@@ -1,6 +1,6 @@
 """Fill the embedding cache with LongMemEval's turns ahead of a run, optionally in shards.
 
-    python -m benchmarks.lme_prepare [--shard I --shards N] [--limit Q]
+    python -m benchmarks.lme_prepare [--shard I --shards N] [--limit Q] [--corpus N]
 
 Each shard embeds the distinct turn texts whose digest falls in it, one ONNX thread per
 process: two processes on two cores embed about twice as fast as one process with two
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import anyio
 
+from benchmarks.corpus import memory_texts
 from benchmarks.embedding_cache import DiskCachedEmbedder, EmbeddingStore, digest
 from benchmarks.lme_data import Question, load_questions
 from benchmarks.progress import Progress
@@ -36,12 +37,12 @@ def distinct_texts(questions: Sequence[Question]) -> list[str]:
 
 
 async def prepare(
-    questions: Sequence[Question], *, shard: int = 0, shards: int = 1, threads: int = 1
+    texts: Sequence[str], *, shard: int = 0, shards: int = 1, threads: int = 1
 ) -> int:
     """Embed the missing texts of this shard into the cache; how many were embedded."""
     from headroom.embedders.onnx import OnnxEmbedder
 
-    texts = [t for t in distinct_texts(questions) if digest(t)[0] % shards == shard]
+    texts = [t for t in dict.fromkeys(texts) if digest(t)[0] % shards == shard]
     inner = await OnnxEmbedder.create(threads=threads)
     store = EmbeddingStore.for_model(inner.model_name, inner.dimension)
     known = store.get([digest(t) for t in texts])
@@ -49,7 +50,7 @@ async def prepare(
     # Similar lengths together: less padding per batch.
     missing.sort(key=len)
     cached = DiskCachedEmbedder(inner, store)
-    progress = Progress(f"embedding LongMemEval turns (shard {shard}/{shards})", len(missing))
+    progress = Progress(f"embedding texts (shard {shard}/{shards})", len(missing))
     try:
         for start in range(0, len(missing), BATCH):
             batch = missing[start : start + BATCH]
@@ -68,11 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shards", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None, help="questions (stratified slice)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--corpus", type=int, default=None, help="the synthetic corpus of this size instead"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    questions = load_questions(limit=args.limit)
+    if args.corpus:
+        texts = list(memory_texts(0, args.corpus))
+    else:
+        texts = distinct_texts(load_questions(limit=args.limit))
     done = anyio.run(
-        lambda: prepare(questions, shard=args.shard, shards=args.shards, threads=args.threads)
+        lambda: prepare(texts, shard=args.shard, shards=args.shards, threads=args.threads)
     )
     print(f"embedded {done} texts in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return 0

@@ -41,6 +41,7 @@ SESSION_DEPTH = 50
 RANKING_DEPTH = 200
 """How deep the single-list modes' rankings are kept, for the fusion experiments."""
 _BATCH = 1000
+MAX_CHARS = 500_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,8 @@ async def evaluate_question(
 ) -> QuestionResult:
     by_key = {(t.session_id, t.index): t for t in question.turns}
     path = workdir / f"{question.id}.db"
-    settings = dict(base or {})
+    # A few LongMemEval turns are longer than the default 20,000-character limit for memories.
+    settings = {"max_content_chars": MAX_CHARS, **(base or {})}
     memory = await open_memory(path, embedder, **settings)
     try:
         started = time.perf_counter()

@@ -138,10 +138,16 @@ def _quality(quality: dict[str, Any]) -> list[str]:
     if experiments:
         lines += ["", "### Alternatives measured (same questions)", ""]
         exp_rows = [
-            [e["name"], *(_num(e["overall"][key]) for key, _ in _METRIC_HEADERS), e["note"]]
+            [
+                e["name"],
+                *(_num(e["overall"].get(key)) for key, _ in _METRIC_HEADERS),
+                " / ".join(_num(h.get("turn_any_at_5")) for h in e.get("halves", [])) or "-",
+                e["note"],
+            ]
             for e in experiments
         ]
-        lines += _table(["variant", *(h for _, h in _METRIC_HEADERS), "what"], exp_rows)
+        headers = ["variant", *(h for _, h in _METRIC_HEADERS), "any@5 even/odd q", "what"]
+        lines += _table(headers, exp_rows)
     return lines
 
 
