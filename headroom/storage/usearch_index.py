@@ -70,6 +70,11 @@ _ADD_CHUNK = 1024
 _GATHER_CHUNK = 4096
 """Keys per ``get`` in the exact path: bounds the temporary copy (6 MB at 384 dims)."""
 
+_BULK_ADD = 256
+"""A batch this large (a rebuild, a big add_many) is inserted by several threads: a lost 100k
+index rebuilt single-threaded took ~2 minutes. Small adds stay on one thread."""
+_BULK_THREADS = max(1, min(os.cpu_count() or 1, 4))
+
 
 @dataclass(frozen=True, slots=True)
 class _Config:
@@ -261,7 +266,8 @@ class UsearchIndex:
             if present.any():  # usearch refuses duplicate keys: replacing is remove + add
                 self._index.remove(ukeys[present], threads=1)
                 self._dirty = True
-            self._index.add(ukeys, vectors, copy=True, threads=1)
+            threads = _BULK_THREADS if len(ukeys) >= _BULK_ADD else 1
+            self._index.add(ukeys, vectors, copy=True, threads=threads)
             self._dirty = True
             self._size = len(self._index)
 
