@@ -145,6 +145,13 @@ def test_configuration_page_lists_every_field_with_its_default() -> None:
         assert same, f"{name}: the page says {documented}, the code {field.default!r}"
 
 
+def test_concepts_page_states_the_fusion_constant() -> None:
+    from headroom.memory.fusion import RRF_K
+
+    text = (DOCS / "concepts.md").read_text(encoding="utf-8")
+    assert f"`weight / ({RRF_K} + rank)`" in text
+
+
 def test_cli_page_lists_every_command() -> None:
     from headroom.cli._parser import build_parser
 
