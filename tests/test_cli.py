@@ -235,6 +235,24 @@ def test_delete_and_clear(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     assert [x["content"] for x in cli.json("list")] == ["other user"]
 
 
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal, with what the person types already in it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_clear_asks_on_a_terminal(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    _add(cli, "one", "-u", "u")
+    _add(cli, "two", "-u", "u")
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    assert cli("clear", "-u", "u") == ExitCode.ERROR
+    assert "delete 2 memories of user 'u'? [y/N]" in cli.err and "nothing deleted" in cli.err
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
+    assert cli("clear", "-u", "u") == 0 and "deleted 2 memories of user 'u'" in cli.out
+    assert cli("clear", "-u", "u") == 0 and "nothing to delete" in cli.out
+
+
 def test_user_guard_on_id_commands(cli: Cli) -> None:
     m = _add(cli, "alice's", "-u", "alice")
     assert cli("show", m["id"], "-u", "bob") == ExitCode.NOT_FOUND
@@ -392,10 +410,6 @@ def test_import_draws_progress_only_on_a_terminal(
     assert cli("export", "-o", str(dump)) == 0
     assert cli("import", str(dump), "--batch-size", "2", db=tmp_path / "a.db") == 0
     assert "\r" not in cli.err and "importing" not in cli.err  # stderr is not a terminal
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
 
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
