@@ -271,7 +271,7 @@ def test_stats(cli: Cli) -> None:
     assert everyone["embedder"] == {"model": "hashing-test", "dimension": 64}
     assert everyone["bytes_on_disk"] > 0
     mine = cli.json("stats", "-u", "u")  # scopes and categories count current versions
-    assert mine["total"] == 3 and mine["scopes"] == {"user": 1, "session": 1}
+    assert mine["total"] == 3 and mine["scopes"] == {"user": 1, "session": 1, "agent": 0, "turn": 0}
     assert cli("stats") == 0 and "4 (3 current, 1 superseded)" in cli.out
 
 

@@ -229,7 +229,7 @@ async def test_stats(memory: HierarchicalMemory) -> None:
     stats = await memory.stats(user_id="u")
     assert (stats.total, stats.current, stats.superseded) == (3, 2, 1)
     assert stats.categories["preference"] == 1 and stats.categories["fact"] == 1
-    assert stats.scopes == {"user": 1, "session": 1}
+    assert stats.scopes == {"user": 1, "session": 1, "agent": 0, "turn": 0}
     assert (await memory.stats()).total == 4
 
 

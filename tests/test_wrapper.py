@@ -399,7 +399,12 @@ def test_the_memory_api(server: ChatServer, db: Path, embedder: FlakyEmbedder) -
 
         stats = alice.memory.stats()
         assert (stats.total, stats.current) == (4, 3)
-        assert stats.categories["preference"] == 1 and stats.scopes == {"user": 1, "session": 2}
+        assert stats.categories["preference"] == 1 and stats.scopes == {
+            "user": 1,
+            "session": 2,
+            "agent": 0,
+            "turn": 0,
+        }
         assert alice.memory.user_id == "alice"
 
         assert alice.memory.clear() == 4

@@ -35,7 +35,7 @@ from headroom.errors import (
 )
 from headroom.memory.chains import order_chain
 from headroom.memory.models import Memory, MemoryCategory, MemoryFilter, MemoryStats
-from headroom.scoping import scope_level_of
+from headroom.scoping import ScopeLevel, scope_level_of
 from headroom.storage import codec
 from headroom.storage.base import Keys, StoredMemory
 from headroom.storage.migrations import MIGRATIONS, SCHEMA_VERSION
@@ -404,7 +404,7 @@ class SQLiteStore:
             params,
         )
         categories: dict[str, int] = {c.value: 0 for c in MemoryCategory}
-        scopes: dict[str, int] = {}
+        scopes: dict[str, int] = {level.value: 0 for level in ScopeLevel}
         current = 0
         for category, session_id, agent_id, turn_id, is_current in rows:
             if not is_current:
