@@ -53,6 +53,8 @@ __all__ = ["LAYOUTS", "LatencyParams", "run_latency"]
 
 LAYOUTS = (Layout("one-user", 1), Layout("1000-users", 1000))
 TOP_K = 10
+FTS_FORMS_1M = 50
+"""Queries per SQL form at 1M memories (the slow forms take ~0.3 s each there)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +173,16 @@ async def _layout_suite(
 
 
 def _fts_forms(
-    params: LatencyParams, path: Path, layout: Layout, n: int, queries: Texts
+    params: LatencyParams,
+    path: Path,
+    layout: Layout,
+    n: int,
+    queries: Texts,
+    *,
+    reps: int | None = None,
 ) -> list[Measurement]:
     """The keyword half's SQL in its current and a bounded form (an experiment)."""
-    texts = queries.take(params.search_reps, queries=True)
+    texts = queries.take(reps or params.search_reps, queries=True)
     users = _users(layout, n, len(texts), seed=n + 3)
     forms = probe_fts(path, texts, users, k=TOP_K * 4)
     labels = {
@@ -248,10 +256,13 @@ async def _halves(
     layout: Layout,
     n: int,
     queries: Texts,
+    *,
+    reps: int | None = None,
 ) -> list[Measurement]:
     results = []
+    reps = reps or params.search_reps
     repeated = queries.take(1, queries=True)[0]
-    users = _users(layout, n, params.search_reps + params.warmup, seed=n + 1)
+    users = _users(layout, n, reps + params.warmup, seed=n + 1)
     for op, label, weights in (
         ("search_vector_only", "cache-hit search, vector half only", (1.0, 0.0)),
         ("search_text_only", "cache-hit search, keyword (FTS5) half only", (0.0, 1.0)),
@@ -260,7 +271,7 @@ async def _halves(
         try:
             summary = await time_async(
                 partial(_search_repeated, memory, repeated, users),
-                reps=params.search_reps,
+                reps=reps,
                 warmup=params.warmup,
             )
         finally:
@@ -436,7 +447,8 @@ async def _million(
     assert total is not None
     layout = LAYOUTS[0]
     lookup = LookupEmbedder({}, model_name=onnx.model_name, dimension=onnx.dimension, fallback=onnx)
-    memory = await open_memory(workdir / "million.db", lookup)
+    path = workdir / "million.db"
+    memory = await open_memory(path, lookup)
     try:
         started = time.perf_counter()
         done = 0
@@ -467,6 +479,10 @@ async def _million(
         )
     finally:
         await memory.aclose()
+    breakdown = await _halves(
+        params, path, lookup, layout, total, queries, reps=params.million_reps
+    )
+    breakdown += _fts_forms(params, path, layout, total, queries, reps=FTS_FORMS_1M)
     synthetic = (
         f"texts are the synthetic corpus; vectors of the first {len(corpus):,} are real "
         "MiniLM embeddings, the rest real vectors plus Gaussian noise (cos ~0.9); the "
@@ -500,6 +516,7 @@ async def _million(
             layout=layout.name,
             value=total / build,
         ),
+        *breakdown,
     ]
 
 
