@@ -23,7 +23,7 @@ import anyio
 from benchmarks.embedding_cache import cache_dir
 from benchmarks.latency import LatencyParams, run_latency
 from benchmarks.lme_data import load_questions
-from benchmarks.lme_run import run_quality
+from benchmarks.lme_run import quality_verdicts, run_quality
 from benchmarks.machine import describe, load_average
 from benchmarks.progress import log
 from benchmarks.report import RESULTS_DIR, write_report
@@ -91,6 +91,7 @@ async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         report["parameters"]["longmemeval_questions"] = len(questions)
         log(f"LongMemEval: {len(questions)} questions")
         report["quality"] = await run_quality(questions, experiments=not args.quick)
+        report["targets"] += quality_verdicts(report["quality"])
     report["duration_s"] = round(time.perf_counter() - started, 1)
     report["machine"]["load_average_at_end"] = load_average()
     return report

@@ -13,7 +13,37 @@ from benchmarks.stats import summarize
 from headroom.embedders.onnx import OnnxEmbedder
 from headroom.memory import MemoryConfig
 
-__all__ = ["cached_embedder", "run_quality", "summarize_modes"]
+__all__ = ["cached_embedder", "quality_verdicts", "run_quality", "summarize_modes"]
+
+QUALITY_TARGETS = (
+    ("turn_any_at_5", "LongMemEval hybrid: turn-level recall_any@5", 0.95),
+    ("session_all_at_5", "LongMemEval hybrid: session-level recall_all@5", 0.95),
+)
+
+
+def quality_verdicts(quality: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 5's retrieval targets, in the shape of the latency verdicts."""
+    overall = quality["modes"]["hybrid"]["by_type"]["overall"]
+    out = []
+    for metric, description, bound in QUALITY_TARGETS:
+        value = overall[metric]
+        out.append(
+            {
+                "operation": description,
+                "op": f"longmemeval_{metric}",
+                "target": f">= {bound:g}",
+                "target_n": None,
+                "layout": None,
+                "measured": value,
+                "measured_at_n": None,
+                "unit": "",
+                "met": None if value is None else bool(value >= bound),
+                "note": f"{quality['questions']} questions; {value:.3f} exactly"
+                if value is not None
+                else "",
+            }
+        )
+    return out
 
 
 async def cached_embedder() -> tuple[DiskCachedEmbedder, OnnxEmbedder]:

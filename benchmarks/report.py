@@ -65,7 +65,10 @@ def _verdicts(report: dict[str, Any]) -> list[str]:
         met = {True: "**met**", False: "**missed**", None: "not run"}[v["met"]]
         where = _num(v["measured_at_n"]) if v["measured_at_n"] is not None else "-"
         layout = v["layout"] or "-"
-        measured = "-" if v["measured"] is None else f"{_num(v['measured'])} {v['unit']}"
+        digits = 2 if v["unit"] else 3
+        measured = (
+            "-" if v["measured"] is None else f"{_num(v['measured'], digits)} {v['unit']}".strip()
+        )
         rows.append([v["operation"], layout, v["target"], measured, where, met, v["note"]])
     return _table(["operation", "layout", "target", "measured", "at N", "verdict", "note"], rows)
 
@@ -153,7 +156,7 @@ def _quality(quality: dict[str, Any]) -> list[str]:
 
 def render_markdown(report: dict[str, Any]) -> str:
     lines = ["# headroom benchmark report", "", *_machine(report), ""]
-    if report["targets"]:
+    if report.get("targets"):
         lines += ["## Targets (issue 5)", "", *_verdicts(report), ""]
     if report["latency"]:
         lines += ["## Latency", "", *_latency(report), ""]
