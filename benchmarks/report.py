@@ -124,7 +124,7 @@ def _quality(quality: dict[str, Any]) -> list[str]:
         rows.append(
             [
                 mode,
-                *(_num(overall[key]) for key, _ in _METRIC_HEADERS),
+                *(_num(overall[key], 3) for key, _ in _METRIC_HEADERS),
                 _num(data["search_ms_p50"]),
                 _num(data["ingest_s_mean"]),
             ]
@@ -133,7 +133,7 @@ def _quality(quality: dict[str, Any]) -> list[str]:
     for mode, data in quality["modes"].items():
         lines += ["", f"**{mode}**, per question type:", ""]
         type_rows = [
-            [name, _num(row["questions"]), *(_num(row[key]) for key, _ in _METRIC_HEADERS)]
+            [name, _num(row["questions"]), *(_num(row[key], 3) for key, _ in _METRIC_HEADERS)]
             for name, row in data["by_type"].items()
         ]
         lines += _table(["type", "questions", *(h for _, h in _METRIC_HEADERS)], type_rows)
@@ -143,7 +143,7 @@ def _quality(quality: dict[str, Any]) -> list[str]:
         exp_rows = [
             [
                 e["name"],
-                *(_num(e["overall"].get(key)) for key, _ in _METRIC_HEADERS),
+                *(_num(e["overall"].get(key), 3) for key, _ in _METRIC_HEADERS),
                 " / ".join(_num(h.get("turn_any_at_5")) for h in e.get("halves", [])) or "-",
                 e["note"],
             ]
