@@ -7,7 +7,7 @@ import sqlite3
 from hypothesis import given
 from hypothesis import strategies as st
 
-from headroom.storage.fts_query import MAX_TERMS, match_expression, terms
+from headroom.storage.fts_query import MAX_TERMS, match_expression, plan_keywords, terms
 
 HOSTILE = [
     'C++ AND "unbalanced',
@@ -59,3 +59,44 @@ def test_any_text_is_valid_fts5(query: str) -> None:
     expression = match_expression(query, owner="u123")
     if expression is not None:
         _fts().execute("SELECT rowid FROM f WHERE f MATCH ?", (expression,)).fetchall()
+
+
+def test_plan_keeps_everything_under_the_budget() -> None:
+    plan = plan_keywords(["tea", "green", "cup"], [10, 5, 0], budget=100)
+    assert plan.words == ("tea", "green") and plan.window is None
+
+
+def test_plan_drops_the_commonest_words_first() -> None:
+    plan = plan_keywords(["work", "anthropic", "office"], [90_000, 3, 800], budget=1000)
+    assert plan.words == ("anthropic", "office") and plan.window is None
+
+
+def test_plan_windows_a_single_common_word() -> None:
+    plan = plan_keywords(["work", "job"], [90_000, 50_000], budget=1000)
+    assert plan.words == ("job",) and plan.window == 1000
+
+
+@given(
+    st.lists(
+        st.tuples(st.text("abc", min_size=1, max_size=3), st.integers(0, 5000)),
+        max_size=8,
+        unique_by=lambda pair: pair[0],  # terms() yields distinct words
+    ),
+    st.integers(1, 4000),
+)
+def test_plan_properties(pairs: list[tuple[str, int]], budget: int) -> None:
+    words = [w for w, _ in pairs]
+    counts = [c for _, c in pairs]
+    plan = plan_keywords(words, counts, budget=budget)
+    present = [w for w, c in pairs if c > 0]
+    if not present:
+        assert plan.words == ()
+        return
+    kept = [c for w, c in pairs if w in plan.words and c > 0]
+    assert plan.words  # the rarest word is always kept
+    assert min(c for c in counts if c > 0) in kept
+    assert all(c > 0 for w, c in pairs if w in plan.words)
+    # Bounded: within the budget, or one word ranked through a window of the budget's size.
+    assert sum(kept) <= budget or (len(plan.words) == 1 and plan.window == budget)
+    if sum(c for c in counts if c > 0) <= budget:
+        assert plan.window is None and set(plan.words) == set(present)

@@ -386,3 +386,24 @@ async def test_search_by_category(memory: HierarchicalMemory) -> None:
         assert [h.content for h in hits] == ["Likes green tea"]
     with pytest.raises(ValidationError, match="gossip"):
         await memory.search("tea", user_id="u", categories="gossip")
+
+
+async def test_keyword_search_bounds_common_words_but_finds_rare_ones(tmp_path: Path) -> None:
+    from headroom.storage.fts_query import RANK_BUDGET
+
+    text_only = MemoryConfig(db_path=tmp_path / "t.db", vector_weight=0.0)
+    async with await HierarchicalMemory.create(text_only, embedder=HashingEmbedder()) as memory:
+        # More rows share the common words than the ranking budget allows.
+        await memory.add_many(
+            [
+                {"content": f"weekly work meeting {i}", "user_id": "u"}
+                for i in range(RANK_BUDGET + 500)
+            ]
+        )
+        rare = await memory.add("the work meeting moved to Zanzibar", user_id="u")
+        hits = await memory.search("work meeting in Zanzibar", user_id="u", top_k=3)
+        assert hits[0].id == rare.id
+        # Only common words: the newest matches are ranked, and found.
+        common = await memory.search("weekly work meeting", user_id="u", top_k=3)
+        assert len(common) == 3
+        assert all(h.content.startswith("weekly work meeting") for h in common)

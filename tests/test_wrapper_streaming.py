@@ -80,7 +80,7 @@ def test_chunks_reach_the_caller_as_they_arrive(client: MemoryClient, server: Ch
         seen = ""
         while "world" not in seen:
             seen += text_of([next(live)])
-        assert server.paused.is_set()  # the server has not sent the rest yet
+        assert server.paused.wait(10)  # the server holds the rest back (set just after sending)
         reply.resume.set()
         assert seen + text_of(list(live)) == "Hello world."
     assert [m.content for m in client.memory.get_all()] == ["Alice codes in Python"]

@@ -2,7 +2,8 @@
 
 The rows are written by :class:`SQLiteStore` in the same transaction as the memories they index;
 this module only searches. The MATCH is restricted to the asking user inside the index (the
-``owner`` column), and the join re-applies the full visibility rule on every row.
+``owner`` column), and the join re-applies the full visibility rule on every row. The words
+are counted before they are ranked, so the ranking work stays bounded (``plan_keywords``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from headroom.storage import codec
 from headroom.storage.base import SearchFilter
-from headroom.storage.fts_query import match_expression
+from headroom.storage.fts_query import count_expressions, or_expression, plan_keywords, terms
 from headroom.storage.sqlite_store import SQLiteStore
 
 __all__ = ["FTS5TextIndex", "visibility_sql"]
@@ -48,10 +49,17 @@ class FTS5TextIndex:
         self._store = store
 
     async def search(self, query: str, k: int, where: SearchFilter) -> list[tuple[int, float]]:
-        if k <= 0:
+        words = terms(query)
+        if k <= 0 or not words:
             return []
-        match = match_expression(query, owner=codec.owner_token(where.scope.user_id))
-        if match is None:
+        owner = codec.owner_token(where.scope.user_id)
+        # Ranking is the cost of a keyword search; counting matches is cheap. Count first, so
+        # an OR of common words over a large user stays within a bounded ranking budget.
+        counts = await self._store.match_counts(count_expressions(words, owner))
+        plan = plan_keywords(words, counts)
+        if not plan.words:
             return []
         sql, params = visibility_sql(where)
-        return await self._store.text_search(match, sql, params, k)
+        return await self._store.text_search(
+            or_expression(plan.words, owner), sql, params, k, window=plan.window
+        )

@@ -440,27 +440,65 @@ class SQLiteStore:
             raise NotFoundError(memory_id)
         return order_chain([_row_to_memory(row) for row in rows])
 
-    async def text_search(
-        self, match: str, visibility_sql: str, params: Sequence[Any], k: int
-    ) -> list[tuple[int, float]]:
-        """Run an FTS5 MATCH joined with a visibility clause. Used by the FTS5 text index."""
+    async def match_counts(self, expressions: Sequence[str]) -> list[int]:
+        """How many rows each FTS5 MATCH expression matches, in one statement."""
+        if not expressions:
+            return []
+        count = "(SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?)"
         try:
-            rows = await self._read(
+            rows = await self._read(f"SELECT {', '.join([count] * len(expressions))}", expressions)
+        except StorageError as exc:
+            if _fts_syntax_error(exc):
+                return [0] * len(expressions)
+            raise
+        return [int(value) for value in rows[0]]
+
+    async def text_search(
+        self,
+        match: str,
+        visibility_sql: str,
+        params: Sequence[Any],
+        k: int,
+        *,
+        window: int | None = None,
+    ) -> list[tuple[int, float]]:
+        """An FTS5 MATCH ranked by BM25 and joined with a visibility clause, best first.
+
+        With ``window``, only the newest ``window`` matching rows are ranked: bounded work
+        when a query's words are common (see ``fts_query.plan_keywords``).
+        """
+        if window is None:
+            sql = (
                 "SELECT f.rowid, bm25(memories_fts, 1.0, 0.0) AS rank_score "
                 "FROM memories_fts AS f JOIN memories AS m ON m.key = f.rowid "
                 f"WHERE memories_fts MATCH ? AND {visibility_sql} "
-                "ORDER BY rank_score LIMIT ?",
-                (match, *params, k),
+                "ORDER BY rank_score LIMIT ?"
             )
+            args: tuple[Any, ...] = (match, *params, k)
+        else:
+            sql = (
+                "SELECT c.key, c.rank_score FROM ("
+                "SELECT rowid AS key, bm25(memories_fts, 1.0, 0.0) AS rank_score "
+                "FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+                ") AS c JOIN memories AS m ON m.key = c.key "
+                f"WHERE {visibility_sql} ORDER BY c.rank_score LIMIT ?"
+            )
+            args = (match, window, *params, k)
+        try:
+            rows = await self._read(sql, args)
         except StorageError as exc:
-            # The expression is built from quoted words only, but an FTS5 syntax complaint must
-            # still never reach the user: a query that cannot be matched finds nothing.
+            # The expression is built from quoted words only, but an FTS5 syntax complaint
+            # must still never reach the user: a query that cannot be matched finds nothing.
             # Only a syntax complaint: corruption of the FTS index must surface, not read as [].
-            if "fts5: syntax error" in str(exc).lower():
+            if _fts_syntax_error(exc):
                 return []
             raise
         # bm25() is lower-is-better and negative; report higher-is-better.
         return [(int(key), -float(score)) for key, score in rows]
+
+
+def _fts_syntax_error(exc: StorageError) -> bool:
+    return "fts5: syntax error" in str(exc).lower()
 
 
 # -- helpers on a connection inside a transaction ---------------------------------------------
