@@ -1,10 +1,11 @@
-"""Fill the embedding cache with LongMemEval's turns ahead of a run, optionally in shards.
+"""Fill the embedding cache ahead of a run: LongMemEval's turns, or the synthetic corpus.
 
     python -m benchmarks.lme_prepare [--shard I --shards N] [--limit Q] [--corpus N]
 
-Each shard embeds the distinct turn texts whose digest falls in it, one ONNX thread per
-process: two processes on two cores embed about twice as fast as one process with two
-threads (measured: 48 vs 54 ms per long turn). The run itself embeds whatever is still missing.
+Each shard embeds the distinct texts whose digest falls in it, one ONNX thread per
+process. A second intra-op thread barely helps on long turns (48 instead of 54 ms each,
+measured), so two single-thread processes on two cores do nearly twice the work of one. The
+run itself embeds whatever is still missing.
 """
 
 from __future__ import annotations
