@@ -1,8 +1,9 @@
-"""Where the keyword half's time goes: the engine's FTS5 SQL against two bounded forms.
+"""Where the keyword half's time goes: unbounded FTS5 ranking against bounded forms.
 
-An experiment, not the engine: the SQL below copies the shape of
-``SQLiteStore.text_search`` (FTS5 MATCH joined with the visibility rule, ordered by bm25) and
-times it on a read-only connection to a benchmark database, beside
+An experiment, not the engine: ``current`` is the keyword SQL as the engine first ran it (an
+OR of every query word, joined with the visibility rule, ordered by bm25, unbounded; the engine
+now plans its words within a ranking budget, see ``fts_query.plan_keywords``), timed on a
+read-only connection to a benchmark database, beside
 
 * ``rank_first``: bm25 ranked inside FTS5 first (a subquery with ``ORDER BY ... LIMIT``), the
   join and visibility check applied to those candidates only;

@@ -186,7 +186,7 @@ def _fts_forms(
     users = _users(layout, n, len(texts), seed=n + 3)
     forms = probe_fts(path, texts, users, k=TOP_K * 4)
     labels = {
-        "current": "FTS5 SQL as the engine runs it (MATCH + join + bm25 order), 40 rows",
+        "current": "FTS5 SQL unbounded: OR of all words + join + bm25 order, 40 rows",
         "rank_first": "FTS5 SQL, bm25 ranked inside FTS5 first, then joined (experiment)",
         "recent_window": "FTS5 SQL, bm25 over the newest 2,000 matching rows only (experiment)",
         "match_only": "FTS5 MATCH alone, counting rows (the floor)",

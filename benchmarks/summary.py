@@ -26,7 +26,7 @@ _OPS = (
     ("store_lookup", "store one, embedding excluded"),
 )
 _FORMS = (
-    ("fts_sql_current", "as the engine runs it"),
+    ("fts_sql_current", "unbounded: OR of all words, join, bm25 order"),
     ("fts_sql_rank_first", "bm25 ranked inside FTS5, then joined"),
     ("fts_sql_recent_window", "bm25 over the newest 2,000 matches"),
     ("fts_sql_all_terms", "words AND-ed instead of OR-ed"),
