@@ -53,6 +53,9 @@ __all__ = ["LAYOUTS", "LatencyParams", "run_latency"]
 
 LAYOUTS = (Layout("one-user", 1), Layout("1000-users", 1000))
 TOP_K = 10
+REPEATED = 20
+"""Distinct queries cycled through by the cache-hit measurements (one query alone would
+measure that query's words: the keyword half's cost depends on how many rows they match)."""
 FTS_FORMS_1M = 50
 """Queries per SQL form at 1M memories (the slow forms take ~0.3 s each there)."""
 
@@ -217,16 +220,16 @@ async def _searches(
 ) -> list[Measurement]:
     reps, warmup = params.search_reps, params.warmup
     texts = queries.take(reps + warmup, queries=True)
-    users = _users(layout, n, reps + warmup, seed=n)
+    users = _users(layout, n, reps + max(warmup, REPEATED), seed=n)
     gc.collect()
     injection = await time_async(
         lambda i: memory.search(texts[i], user_id=users[i], top_k=TOP_K), reps=reps, warmup=warmup
     )
-    repeated = queries.take(1, queries=True)[0]
+    repeated = queries.take(REPEATED, queries=True)
     hit = await time_async(
-        lambda i: memory.search(repeated, user_id=users[i], top_k=TOP_K),
+        partial(_search_repeated, memory, repeated, users),
         reps=reps,
-        warmup=warmup,
+        warmup=max(warmup, REPEATED),
     )
     return [
         Measurement(
@@ -261,8 +264,8 @@ async def _halves(
 ) -> list[Measurement]:
     results = []
     reps = reps or params.search_reps
-    repeated = queries.take(1, queries=True)[0]
-    users = _users(layout, n, reps + params.warmup, seed=n + 1)
+    repeated = queries.take(REPEATED, queries=True)
+    users = _users(layout, n, reps + max(params.warmup, REPEATED), seed=n + 1)
     for op, label, weights in (
         ("search_vector_only", "cache-hit search, vector half only", (1.0, 0.0)),
         ("search_text_only", "cache-hit search, keyword (FTS5) half only", (0.0, 1.0)),
@@ -272,7 +275,7 @@ async def _halves(
             summary = await time_async(
                 partial(_search_repeated, memory, repeated, users),
                 reps=reps,
-                warmup=params.warmup,
+                warmup=max(params.warmup, REPEATED),
             )
         finally:
             await memory.aclose()
@@ -281,9 +284,10 @@ async def _halves(
 
 
 async def _search_repeated(
-    memory: HierarchicalMemory, query: str, users: Sequence[str], i: int
+    memory: HierarchicalMemory, repeated: Sequence[str], users: Sequence[str], i: int
 ) -> object:
-    return await memory.search(query, user_id=users[i], top_k=TOP_K)
+    """Search ``repeated[i % len]``: after one round every query is an embedding-cache hit."""
+    return await memory.search(repeated[i % len(repeated)], user_id=users[i], top_k=TOP_K)
 
 
 async def _stores(
@@ -471,11 +475,11 @@ async def _million(
             reps=reps,
             warmup=warmup,
         )
-        repeated = queries.take(1, queries=True)[0]
+        repeated = queries.take(REPEATED, queries=True)
         hit = await time_async(
-            lambda i: memory.search(repeated, user_id=user_of(0, layout), top_k=TOP_K),
+            partial(_search_repeated, memory, repeated, [user_of(0, layout)] * (reps + REPEATED)),
             reps=reps,
-            warmup=warmup,
+            warmup=max(warmup, REPEATED),
         )
     finally:
         await memory.aclose()
