@@ -25,7 +25,7 @@ import pytest
 from headroom.cli import ExitCode, main
 from headroom.cli._parser import build_parser
 from headroom.cli._progress import ProgressBar
-from headroom.embedders.base import Embedder
+from headroom.embedders import Embedder
 from tests.fakes import HashingEmbedder
 
 
@@ -124,8 +124,99 @@ def test_usage_errors_exit_2(cli: Cli, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_engine_validation_errors_are_usage_errors_without_traceback(cli: Cli) -> None:
-    assert cli("add", "   ", "--user", "u") == ExitCode.USAGE
+    assert cli("add", "x" * 20_001, "--user", "u") == ExitCode.USAGE  # max_content_chars
     assert cli.err.startswith("headroom: error: ") and "Traceback" not in cli.err
+    assert "20000" in cli.err
+
+
+@pytest.mark.parametrize("content", ["", "   ", "\n\t"])
+def test_empty_content_is_refused_before_anything_opens(cli: Cli, content: str) -> None:
+    assert cli("add", content, "--user", "u") == ExitCode.USAGE
+    assert "argument content: must not be empty or only whitespace" in cli.err
+    assert "item 0" not in cli.err and not cli.db.exists()
+    m = _add(cli, "a fact", "-u", "u")
+    assert cli("supersede", m["id"], content) == ExitCode.USAGE
+    assert "must not be empty" in cli.err
+
+
+# Every command, with its required arguments; the id is replaced by a real one.
+_EVERY_COMMAND = {
+    "add": ["add", "x"],
+    "search": ["search", "x"],
+    "list": ["list"],
+    "show": ["show", "ID"],
+    "history": ["history", "ID"],
+    "supersede": ["supersede", "ID", "new text"],
+    "rollback": ["rollback", "ID"],
+    "delete": ["delete", "ID"],
+    "clear": ["clear", "--yes"],
+    "stats": ["stats"],
+    "export": ["export"],
+    "import": ["import", "-"],
+    "reindex": ["reindex"],
+    "reembed": ["reembed", "--to", "local"],
+    "demo": ["demo", "--no-chat"],
+    "chat": ["chat"],
+}
+
+
+def test_every_command_is_in_the_blank_user_table() -> None:
+    assert sorted(_EVERY_COMMAND) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("command", sorted(_EVERY_COMMAND))
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_a_blank_user_is_refused_by_every_command(cli: Cli, command: str, blank: str) -> None:
+    # A blank --user read as "no user" would lift the guard of the id commands: show,
+    # history, supersede, rollback and delete would act on any user's memory.
+    m = _add(cli, "alice's secret", "-u", "alice")
+    argv = [m["id"] if arg == "ID" else arg for arg in _EVERY_COMMAND[command]]
+    assert cli(*argv, "--user", blank) == ExitCode.USAGE
+    assert "argument --user/-u: must not be empty or only whitespace" in cli.err
+    assert cli(*argv, f"--user={blank}") == ExitCode.USAGE
+    assert cli.json("show", m["id"]) == m  # untouched
+
+
+@pytest.mark.parametrize("command", ["show", "history", "supersede", "rollback", "delete"])
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_headroom_user_is_refused(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, command: str, blank: str
+) -> None:
+    m = _add(cli, "alice's secret", "-u", "alice")
+    cli.json("supersede", m["id"], "alice's newer secret")
+    monkeypatch.setenv("HEADROOM_USER", blank)
+    argv = [m["id"] if arg == "ID" else arg for arg in _EVERY_COMMAND[command]]
+    assert cli(*argv) == ExitCode.USAGE
+    assert "HEADROOM_USER is set but empty" in cli.err and "unset HEADROOM_USER" in cli.err
+    monkeypatch.delenv("HEADROOM_USER")
+    assert len(cli.json("history", m["id"])) == 2  # nothing changed
+
+
+def test_blank_scope_ids_are_refused(cli: Cli) -> None:
+    for option in ("--session", "--agent", "--turn"):
+        assert cli("add", "x", "-u", "u", option, " ") == ExitCode.USAGE
+        assert f"argument {option}" in cli.err and "must not be empty" in cli.err
+    assert cli("show", " ") == ExitCode.USAGE
+
+
+def test_db_pointing_at_a_directory(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for argv in (["list"], ["add", "x", "-u", "u"], ["demo", "--no-chat"]):
+        assert cli(*argv, db=tmp_path) == ExitCode.USAGE, argv
+        assert f"the database path {tmp_path} is a directory, not a database file" in cli.err
+        assert f"--db {tmp_path / 'memory.db'}" in cli.err
+    monkeypatch.setenv("HEADROOM_DB", str(tmp_path))
+    assert main(["stats"], embedder=HashingEmbedder()) == ExitCode.USAGE
+    assert list(tmp_path.iterdir()) == []  # nothing was created in it
+
+
+@pytest.mark.parametrize("value", ["5", "-1.5", "nan", "high"])
+def test_min_similarity_is_a_cosine(cli: Cli, value: str) -> None:
+    _add(cli, "x", "-u", "u")
+    assert cli("search", "x", "-u", "u", "--min-similarity", value) == ExitCode.USAGE
+    assert "--min-similarity" in cli.err
+    assert cli("search", "x", "-u", "u", "--min-similarity", "-1") == 0
 
 
 def test_options_work_before_and_after_the_command(cli: Cli, db: Path) -> None:
@@ -216,6 +307,68 @@ def test_supersede_history_as_of_and_rollback(cli: Cli) -> None:
     assert back["content"] == "Alice works at Google" and back["supersedes"] == new["id"]
     assert cli("history", old["id"]) == 0
     assert cli.out.count("Alice works at") == 3 and "*" in cli.out
+
+
+def test_list_as_of_labels_what_was_current_then(cli: Cli) -> None:
+    old = _add(cli, "Alice works at Google", "-u", "alice")
+    cli.json("supersede", old["id"], "Alice works at Anthropic")
+    assert cli("list", "--as-of", old["valid_from"]) == 0
+    assert "Alice works at Google  (since superseded)" in cli.out
+    assert "Anthropic" not in cli.out
+    assert cli("list", "--all") == 0
+    assert "Alice works at Google  (superseded)" in cli.out
+    assert "Alice works at Anthropic\n" in cli.out  # current: no label
+    assert cli("list", "--as-of", "now") == 0
+    assert "superseded" not in cli.out
+
+
+def _columns(table: str) -> list[str]:
+    return table.splitlines()[0].split()
+
+
+def test_list_shows_whose_memories_when_it_spans_users(cli: Cli) -> None:
+    _add(cli, "Bob prefers Go", "-u", "bob")
+    _add(cli, "Alice prefers Python", "-u", "alice")
+    assert cli("list") == 0
+    assert _columns(cli.out)[:2] == ["ID", "USER"]
+    rows = {line.split()[1]: line for line in cli.out.splitlines()[1:]}
+    assert "Bob prefers Go" in rows["bob"] and "Alice prefers Python" in rows["alice"]
+    assert cli("list", "-u", "bob") == 0
+    assert "USER" not in _columns(cli.out) and "Alice" not in cli.out
+
+
+def test_export_json_is_one_document_that_imports(cli: Cli, tmp_path: Path) -> None:
+    _populate(cli)
+    assert cli("export") == 0
+    lines = [json.loads(line) for line in cli.out.splitlines()]
+    assert cli("export", "--json") == 0
+    document = json.loads(cli.out)  # the whole output is one JSON value
+    assert document == lines and len(document) == 6
+
+    dump = tmp_path / "dump.json"
+    dump.write_text(cli.out, encoding="utf-8")
+    copy = tmp_path / "copy.db"
+    assert cli.json("import", str(dump), db=copy) == {"imported": 6, "skipped": 0}
+    assert cli.json("list", "--all", db=copy) == cli.json("list", "--all")
+
+    assert cli.json("export", "-u", "nobody") == []
+    summary = cli.json("export", "-o", str(tmp_path / "backup.jsonl"))
+    assert summary == {"exported": 6, "output": str(tmp_path / "backup.jsonl")}
+
+
+def test_import_reports_the_bad_record_of_an_array(cli: Cli, tmp_path: Path) -> None:
+    _add(cli, "one", "-u", "u")
+    document = cli.json("export")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([*document, {"id": "x"}]), encoding="utf-8")
+    assert cli("import", str(bad), db=tmp_path / "t.db") == ExitCode.ERROR
+    assert "record 2: missing fields" in cli.err
+    bad.write_text(json.dumps(document * 2), encoding="utf-8")
+    assert cli("import", str(bad), db=tmp_path / "t.db") == ExitCode.ERROR
+    assert "record 2: id" in cli.err and "repeats record 1" in cli.err
+    bad.write_text("[{", encoding="utf-8")
+    assert cli("import", str(bad), db=tmp_path / "t.db") == ExitCode.ERROR
+    assert "not JSON" in cli.err
 
 
 def test_delete_and_clear(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -583,12 +736,77 @@ def test_chat_reports_a_failing_endpoint(
     assert "Traceback" not in cli.err
 
 
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:  # bound, never listening: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_chat_against_a_dead_endpoint_says_so_before_reading(
+    cli: Cli, no_endpoint: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hello\n"))
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    assert cli("chat", "-u", "dana", "--base-url", url) == ExitCode.ERROR
+    assert f"headroom: error: nothing answers at {url}: " in cli.err
+    assert "hint: start that server, or check --base-url" in cli.err
+    assert "assistant>" not in cli.out and "Traceback" not in cli.err
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    assert cli("chat", "-u", "dana") == ExitCode.ERROR
+    assert f"nothing answers at {url}" in cli.err
+
+
+def test_chat_that_breaks_mid_answer_ends_the_line_and_says_why(
+    cli: Cli, no_endpoint: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.chat_server import ChatServer, Reply
+
+    with ChatServer() as server:
+        server.reply(Reply(chunks=["Hello, "], stream_error="the model crashed"))
+        monkeypatch.setattr(sys, "stdin", io.StringIO("hello\n"))
+        assert cli("chat", "-u", "dana", "--base-url", server.url) == ExitCode.ERROR
+    assert cli.out.endswith("assistant> Hello,\n")  # the line ends before the error
+    assert f"the chat endpoint {server.url} (model 'test-model') failed" in cli.err
+    assert "the model crashed" in cli.err
+
+
 def test_chat_without_the_openai_package(
     cli: Cli, no_endpoint: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "openai", None)  # what `import openai` sees uninstalled
     assert cli("chat", "-u", "dana") == ExitCode.ERROR
     assert "pip install 'openai'" in cli.err
+
+
+def test_the_cli_owns_the_demo() -> None:
+    # headroom/demo.py is only `python -m headroom.demo`, an entry point into the CLI; the
+    # CLI's modules never import it back.
+    import ast
+
+    package = Path(__file__).resolve().parent.parent / "headroom"
+    for path in (package / "cli").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert "headroom.demo" not in imported, path.name
+
+
+def test_help_stays_light() -> None:
+    code = (
+        "import sys\n"
+        "from headroom.cli import main\n"
+        "assert main(['--help']) == 0 and main(['list', '--help']) == 0\n"
+        "heavy = ('numpy', 'onnxruntime', 'usearch', 'aiosqlite', 'httpx', 'openai')\n"
+        "print([m for m in heavy if m in sys.modules], file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "[]"
 
 
 # -- the installed script ------------------------------------------------------------------------

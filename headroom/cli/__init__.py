@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from headroom.cli._errors import CliError, ExitCode, describe
@@ -21,7 +20,7 @@ if sys.version_info < (3, 11):  # pragma: no cover - anyio depends on the backpo
 
 if TYPE_CHECKING:
     from headroom.cli._context import Invocation
-    from headroom.embedders.base import Embedder
+    from headroom.embedders import Embedder
 
 __all__ = ["ExitCode", "main"]
 
@@ -53,10 +52,11 @@ def _runners() -> dict[str, Runner]:
 
 
 async def _run_demo(invocation: Invocation) -> int:
-    from headroom.demo import run_demo
+    from headroom.cli._context import check_database_path
+    from headroom.cli._demo import run_demo
 
     args = invocation.args
-    db = None if args.db is None else Path(args.db)
+    db = None if args.db is None else check_database_path(args.db)
     return await run_demo(db, chat=not args.no_chat, out=invocation.stdout)
 
 
@@ -97,6 +97,16 @@ def main(argv: Sequence[str] | None = None, *, embedder: Embedder | None = None)
         parser.print_usage(sys.stderr)
         sys.stderr.write("headroom: error: a command is required (see `headroom --help`)\n")
         return int(ExitCode.USAGE)
+    if args.user is None:
+        args.user = os.environ.get("HEADROOM_USER")
+        if args.user is not None and not args.user.strip():
+            # Set but blank: most likely a script's unset variable. Reading it as "no user"
+            # would lift the --user guard of the id commands, so it is refused.
+            return _fail(
+                ExitCode.USAGE,
+                f"HEADROOM_USER is set but empty ({args.user!r}); a user id cannot be blank",
+                "set HEADROOM_USER to a user id, or unset it (`unset HEADROOM_USER`)",
+            )
 
     import anyio
 

@@ -6,6 +6,7 @@ Any OpenAI-compatible endpoint: ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` (or ``--b
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from typing import Any
 
@@ -35,7 +36,8 @@ def endpoint_error(exc: Exception, endpoint: Endpoint) -> CliError:
         hint = "is the server running? check --base-url or OPENAI_BASE_URL"
     else:
         hint = None
-    return CliError(f"the chat endpoint {where} failed: {exc}", ExitCode.ERROR, hint)
+    cause = f" ({exc.__cause__})" if status is None and exc.__cause__ else ""
+    return CliError(f"the chat endpoint {where} failed: {exc}{cause}", ExitCode.ERROR, hint)
 
 
 async def _answer(client: Any, model: str, messages: list[dict[str, str]], out: Any) -> str:
@@ -65,14 +67,18 @@ async def run_chat(invocation: Invocation) -> int:
         base_url=args.base_url, api_key=args.api_key, model=args.model
     )
     if endpoint is None:
-        raise CliError(why, ExitCode.ERROR, HOW_TO_ENABLE)
+        given = args.base_url or os.environ.get("OPENAI_BASE_URL")
+        hint = "start that server, or check --base-url or OPENAI_BASE_URL" if given else None
+        raise CliError(why, ExitCode.ERROR, hint or HOW_TO_ENABLE)
     session = args.session or datetime.now(timezone.utc).strftime("chat-%Y%m%d-%H%M%S")
     out, tty = invocation.stdout, invocation.stdin.isatty()
     from headroom.wrapper import with_memory
 
     async with (
         open_memory(invocation, create=True) as memory,
-        openai.AsyncOpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key) as llm,
+        openai.AsyncOpenAI(
+            base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=1, timeout=120
+        ) as llm,
     ):
         client = with_memory(llm, user_id=user, session_id=session, memory=memory)
         known = await client.memory.get_all()
@@ -102,6 +108,8 @@ async def run_chat(invocation: Invocation) -> int:
             try:
                 answer = await _answer(client, endpoint.model, messages, out)
             except openai.APIError as exc:
+                out.write("\n")  # end the "assistant> " line before the error
+                out.flush()
                 raise endpoint_error(exc, endpoint) from None
             messages.append({"role": "assistant", "content": answer})
             latest = await client.memory.get_all()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import shutil
+import io
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from headroom.cli._errors import CliError, ExitCode
@@ -14,9 +16,31 @@ from headroom.cli._format import dumps
 from headroom.memory import HierarchicalMemory, MemoryConfig
 
 if TYPE_CHECKING:
-    from headroom.embedders.base import Embedder
+    from headroom.embedders import Embedder
 
-__all__ = ["Invocation", "open_memory"]
+__all__ = ["Invocation", "check_database_path", "open_memory", "terminal_width"]
+
+_FALLBACK_COLUMNS = 80
+
+
+def terminal_width(stream: TextIO) -> int | None:
+    """Columns of the terminal ``stream`` writes to (``$COLUMNS`` wins); None if not a terminal.
+
+    Asked of the stream itself, not of ``sys.__stdout__`` as ``shutil.get_terminal_size``
+    does, so that it is right for the stream the table goes to.
+    """
+    try:
+        if not stream.isatty():
+            return None
+    except (AttributeError, ValueError):  # a closed or exotic stream
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or _FALLBACK_COLUMNS
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return _FALLBACK_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +61,7 @@ class Invocation:
     @property
     def width(self) -> int | None:
         """The terminal's width for tables; None (never cut) when the output is piped."""
-        try:
-            if self.stdout.isatty():
-                return shutil.get_terminal_size().columns
-        except (AttributeError, ValueError):
-            pass
-        return None
+        return terminal_width(self.stdout)
 
     def emit(self, data: Any, text: str) -> None:
         """The result: ``data`` as JSON with --json, else ``text``."""
@@ -71,12 +90,25 @@ class Invocation:
         return MemoryConfig(**changes)
 
 
+def check_database_path(given: str | Path) -> Path:
+    """The path, with ``~`` expanded; a directory is refused (SQLite says "unable to open")."""
+    path = Path(given).expanduser()
+    if path.is_dir():
+        raise CliError(
+            f"the database path {path} is a directory, not a database file",
+            ExitCode.USAGE,
+            f"pass the file's path, e.g. --db {path / 'memory.db'} (or set HEADROOM_DB)",
+        )
+    return path
+
+
 @asynccontextmanager
 async def open_memory(
     invocation: Invocation, *, create: bool = False
 ) -> AsyncIterator[HierarchicalMemory]:
     """The memory at --db; a command that only reads never creates an empty database."""
     config = invocation.config()
+    check_database_path(config.path)
     if not create and not config.path.exists():
         raise CliError(
             f"no database at {config.path}",

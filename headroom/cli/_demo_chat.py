@@ -10,15 +10,13 @@ from __future__ import annotations
 import textwrap
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from headroom._imports import require
 from headroom.cli._endpoint import HOW_TO_ENABLE, find_endpoint
+from headroom.cli._report import Report
 from headroom.errors import DependencyError
 from headroom.memory import HierarchicalMemory, MemoryConfig
-
-if TYPE_CHECKING:
-    from headroom.demo import Report
 
 __all__ = ["run_demo_chat"]
 

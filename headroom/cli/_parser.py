@@ -8,9 +8,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
-from headroom.memory.config import EmbedderBackend
-from headroom.memory.models import MemoryCategory
-from headroom.scoping import ScopeLevel
+from headroom.memory import EmbedderBackend, MemoryCategory, ScopeLevel
 
 __all__ = ["build_parser"]
 
@@ -53,6 +51,34 @@ def _time(text: str) -> datetime:
             f"not a time: {text!r} (use ISO 8601, e.g. 2025-01-31 or 2025-01-31T09:15:00Z)"
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _text(text: str) -> str:
+    """A memory's text: anything but empty or only whitespace."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty or only whitespace")
+    return text
+
+
+def _id(text: str) -> str:
+    """A user, session, agent, turn or memory id: anything but empty or only whitespace.
+
+    An empty --user would otherwise read as "no user" and lift the guard of the commands
+    that take a memory id; it is refused, like an empty HEADROOM_USER (see ``main``).
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must not be empty or only whitespace, got {text!r}")
+    return text
+
+
+def _similarity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between -1 and 1 (a cosine), got {text}")
+    return value
 
 
 def _fraction(text: str) -> float:
@@ -116,7 +142,10 @@ def _common(*, top: bool) -> argparse.ArgumentParser:
         "--user",
         "-u",
         metavar="ID",
-        default=default(os.environ.get("HEADROOM_USER") or None),
+        type=_id,
+        # None, not $HEADROOM_USER: main() reads the variable, so that an empty one is
+        # reported as the variable's fault rather than as a bad --user.
+        default=default(None),
         help="whose memories (default: $HEADROOM_USER)",
     )
     group.add_argument(
@@ -141,9 +170,9 @@ def _common(*, top: bool) -> argparse.ArgumentParser:
 
 
 def _scope_ids(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--session", "-s", metavar="ID", help=f"session id {what}")
-    parser.add_argument("--agent", "-a", metavar="ID", help=f"agent id {what}")
-    parser.add_argument("--turn", "-t", metavar="ID", help=f"turn id {what}")
+    parser.add_argument("--session", "-s", metavar="ID", type=_id, help=f"session id {what}")
+    parser.add_argument("--agent", "-a", metavar="ID", type=_id, help=f"agent id {what}")
+    parser.add_argument("--turn", "-t", metavar="ID", type=_id, help=f"turn id {what}")
 
 
 def _content_options(parser: argparse.ArgumentParser, *, inherit: bool) -> None:
@@ -201,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Store a memory for --user. Its scope is the deepest id given: with --session it is "
         "seen only in that session; with none, in every context of the user.",
     )
-    p.add_argument("content", help="the memory's text")
+    p.add_argument("content", type=_text, help="the memory's text")
     _scope_ids(p, "(narrows who sees it)")
     _content_options(p, inherit=False)
 
@@ -230,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--min-similarity",
-        type=float,
+        type=_similarity,
         metavar="F",
         help="drop hits whose cosine similarity is lower (-1 to 1)",
     )
@@ -278,27 +307,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offset", type=_count, default=0, metavar="N", help="skip this many first")
 
     p = command("show", "every field of one memory")
-    p.add_argument("id")
+    p.add_argument("id", type=_id, help="the memory's id")
 
     p = command("history", "every version of a fact, oldest first")
-    p.add_argument("id", help="any version's id")
+    p.add_argument("id", type=_id, help="any version's id")
 
     p = command(
         "supersede",
         "replace a fact with a new version (the old one stays in its history)",
     )
-    p.add_argument("id", help="the current version's id")
-    p.add_argument("content", help="the new text")
+    p.add_argument("id", type=_id, help="the current version's id")
+    p.add_argument("content", type=_text, help="the new text")
     _content_options(p, inherit=True)
 
     p = command(
         "rollback",
         "make an older version current again (as a new version; history is kept)",
     )
-    p.add_argument("id", help="the old version's id")
+    p.add_argument("id", type=_id, help="the old version's id")
 
     p = command("delete", "forget a memory: every version of its chain")
-    p.add_argument("id", help="any version's id")
+    p.add_argument("id", type=_id, help="any version's id")
 
     p = command(
         "clear",
@@ -316,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         "write memories as JSON Lines (every version; a backup or a move)",
         "One JSON object per line with every field; `headroom import` restores it exactly "
-        "(ids, chains, timestamps, metadata). With --user, only that user's memories.",
+        "(ids, chains, timestamps, metadata). With --user, only that user's memories. With "
+        "--json, one JSON array instead (import reads both).",
     )
     p.add_argument(
         "--output", "-o", metavar="FILE", default="-", help="where to write (default: stdout)"
@@ -324,11 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(
         "import",
-        "read memories from JSON Lines (as written by export)",
+        "read memories from JSON Lines or a JSON array (as written by export)",
         "Store the memories exactly as in FILE: ids, chains, timestamps and metadata are kept "
         "and the text is embedded again. All or nothing unless --skip-existing.",
     )
-    p.add_argument("file", help="the JSON Lines file, or - for stdin")
+    p.add_argument("file", help="the JSON Lines (or JSON array) file, or - for stdin")
     p.add_argument(
         "--skip-existing", action="store_true", help="skip ids already stored instead of failing"
     )
@@ -372,7 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
         "An interactive chat through with_memory: the model sees what --user's memories say "
         "and stores what it learns. Type /exit (or Ctrl-D) to leave, /memories to list them.",
     )
-    p.add_argument("--session", "-s", metavar="ID", help="session id for this conversation")
+    p.add_argument(
+        "--session", "-s", metavar="ID", type=_id, help="session id for this conversation"
+    )
     p.add_argument(
         "--model",
         metavar="NAME",

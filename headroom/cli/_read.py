@@ -71,7 +71,10 @@ async def run_list(invocation: Invocation) -> int:
     )
     async with open_memory(invocation) as memory:
         found = await memory.query(where)
-    invocation.emit([memory_to_json(m) for m in found], format_memories(found, invocation.width))
+    table = format_memories(
+        found, invocation.width, with_user=args.user is None, as_of=args.as_of is not None
+    )
+    invocation.emit([memory_to_json(m) for m in found], table)
     if args.limit and len(found) == args.limit:
         invocation.note(
             f"(showing {args.limit}; more may follow: --offset {args.offset + args.limit}, "
@@ -83,7 +86,7 @@ async def run_list(invocation: Invocation) -> int:
 async def run_show(invocation: Invocation) -> int:
     async with open_memory(invocation) as memory:
         found = await owned(memory, invocation, invocation.args.id)
-    invocation.emit(memory_to_json(found), format_details(found))
+    invocation.emit(memory_to_json(found), format_details(found, invocation.width))
     return ExitCode.OK
 
 

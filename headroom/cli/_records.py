@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from headroom.memory.models import Memory, MemoryCategory, SearchHit
+from headroom.memory import Memory, MemoryCategory, SearchHit
 
 __all__ = ["RecordError", "hit_to_json", "memory_from_record", "memory_to_json", "memory_to_record"]
 

@@ -15,8 +15,13 @@ from headroom.cli._errors import CliError, ExitCode, describe
 from headroom.cli._progress import ProgressBar, spinner
 from headroom.cli._records import RecordError, memory_from_record, memory_to_record
 from headroom.errors import HeadroomError
-from headroom.memory import HierarchicalMemory, Memory, MemoryConfig, MemoryFilter
-from headroom.memory.facade import ReembedProgress
+from headroom.memory import (
+    HierarchicalMemory,
+    Memory,
+    MemoryConfig,
+    MemoryFilter,
+    ReembedProgress,
+)
 
 __all__ = ["run_export", "run_import", "run_reembed", "run_reindex"]
 
@@ -57,17 +62,28 @@ async def _every_version(memory: HierarchicalMemory, user_id: str | None) -> Asy
 async def run_export(invocation: Invocation) -> int:
     args = invocation.args
     target: str = args.output
+    # To stdout with --json: one JSON array (stdout carries one document), still one record a
+    # line. Otherwise, and always in a file, JSON Lines: the backup format.
+    array = invocation.json and target == "-"
     count = 0
     async with open_memory(invocation) as memory:
         try:
             with _output(invocation, target) as stream:
+                if array:
+                    stream.write("[")
                 # Every version, oldest first: chains arrive in order and import keeps them.
                 async for found in _every_version(memory, args.user):
                     line = json.dumps(
                         memory_to_record(found), ensure_ascii=False, separators=(",", ":")
                     )
-                    stream.write(line + "\n")
+                    if array:
+                        line = ("\n" if count == 0 else ",\n") + line
+                    else:
+                        line += "\n"
+                    stream.write(line)
                     count += 1
+                if array:
+                    stream.write("\n]\n" if count else "]\n")
         except BrokenPipeError:
             raise  # the reader left (`| head`): main() ends quietly
         except OSError as exc:
@@ -78,18 +94,24 @@ async def run_export(invocation: Invocation) -> int:
 
 
 def _read_records(invocation: Invocation, source: str) -> list[Memory]:
-    """Every memory in the file, or an error naming the line; nothing is stored before."""
+    """Every memory in the file, or an error naming the line; nothing is stored before.
+
+    JSON Lines (as ``export`` writes), or one JSON array of records (as ``export --json``
+    writes to stdout).
+    """
     try:
         if source == "-":
-            lines = invocation.stdin.read().splitlines()
+            text = invocation.stdin.read()
         else:
-            lines = Path(source).expanduser().read_text(encoding="utf-8").splitlines()
+            text = Path(source).expanduser().read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise CliError(f"cannot read {source}: {message}") from None
+    if text.lstrip().startswith("["):
+        return _records_of_array(source, text)
     memories: list[Memory] = []
-    seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
+    seen: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -101,13 +123,35 @@ def _read_records(invocation: Invocation, source: str) -> list[Memory]:
             ) from None
         except RecordError as exc:
             raise CliError(f"{source}, line {number}: {exc}") from None
-        if found.id in seen:
-            raise CliError(
-                f"{source}, line {number}: id {found.id!r} repeats line {seen[found.id]}"
-            )
-        seen[found.id] = number
+        _check_unique(source, f"line {number}", found, seen)
         memories.append(found)
     return memories
+
+
+def _records_of_array(source: str, text: str) -> list[Memory]:
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(
+            f"{source}, line {exc.lineno}: not JSON ({exc.msg})",
+            hint="the file must hold one JSON array of records, or one record per line",
+        ) from None
+    memories: list[Memory] = []
+    seen: dict[str, str] = {}
+    for number, record in enumerate(records, start=1):
+        try:
+            found = memory_from_record(record)
+        except RecordError as exc:
+            raise CliError(f"{source}, record {number}: {exc}") from None
+        _check_unique(source, f"record {number}", found, seen)
+        memories.append(found)
+    return memories
+
+
+def _check_unique(source: str, where: str, found: Memory, seen: dict[str, str]) -> None:
+    if found.id in seen:
+        raise CliError(f"{source}, {where}: id {found.id!r} repeats {seen[found.id]}")
+    seen[found.id] = where
 
 
 async def _already_stored(memory: HierarchicalMemory, ids: set[str]) -> list[str]:

@@ -25,7 +25,8 @@ async def run_add(invocation: Invocation) -> int:
             turn_id=args.turn,
             metadata=args.metadata,
         )
-    invocation.emit(memory_to_json(added), f"added {added.id}\n{format_details(added)}")
+    details = format_details(added, invocation.width)
+    invocation.emit(memory_to_json(added), f"added {added.id}\n{details}")
     return ExitCode.OK
 
 
@@ -40,7 +41,8 @@ async def run_supersede(invocation: Invocation) -> int:
             importance=args.importance,
             metadata=args.metadata,
         )
-    invocation.emit(memory_to_json(new), f"{args.id} superseded by {new.id}\n{format_details(new)}")
+    details = format_details(new, invocation.width)
+    invocation.emit(memory_to_json(new), f"{args.id} superseded by {new.id}\n{details}")
     return ExitCode.OK
 
 
@@ -57,9 +59,8 @@ async def run_rollback(invocation: Invocation) -> int:
                 "pass the id of an older version (`headroom history ID` lists them)",
             )
         new = await memory.rollback(args.id)
-    invocation.emit(
-        memory_to_json(new), f"rolled back to {args.id}: now {new.id}\n{format_details(new)}"
-    )
+    details = format_details(new, invocation.width)
+    invocation.emit(memory_to_json(new), f"rolled back to {args.id}: now {new.id}\n{details}")
     return ExitCode.OK
 
 
