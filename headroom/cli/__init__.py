@@ -29,7 +29,7 @@ Runner = Callable[["Invocation"], Awaitable[int]]
 
 def _runners() -> dict[str, Runner]:
     # Imported here, not at module load: `headroom --help` stays instant (no numpy, no onnx).
-    from headroom.cli import _read, _transfer, _write
+    from headroom.cli import _mcp, _read, _transfer, _write
 
     return {
         "add": _write.run_add,
@@ -48,6 +48,7 @@ def _runners() -> dict[str, Runner]:
         "reembed": _transfer.run_reembed,
         "demo": _run_demo,
         "chat": _run_chat,
+        "mcp": _mcp.run_mcp,
     }
 
 

@@ -419,4 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
         "answers, else OpenAI)",
     )
     p.add_argument("--api-key", metavar="KEY", help="API key (default: $OPENAI_API_KEY)")
+
+    from headroom.cli import _mcp
+
+    _mcp.add_parser(commands, common)
     return parser

@@ -1,0 +1,6 @@
+"""headroom inside other tools. Each integration is an optional extra, imported on first use.
+
+* ``headroom.integrations.mcp``: the ``headroom mcp`` server (``pip install 'headroom[mcp]'``).
+
+They sit above the engine and the wrapper, which never import them.
+"""
