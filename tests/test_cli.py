@@ -88,7 +88,7 @@ def _add(cli: Cli, content: str, *extra: str) -> dict[str, Any]:
 
 COMMANDS = (
     "add search list show history supersede rollback delete clear stats export import reindex "
-    "reembed demo chat"
+    "reembed demo chat mcp"
 ).split()
 
 
