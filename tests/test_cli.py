@@ -157,6 +157,7 @@ _EVERY_COMMAND = {
     "reembed": ["reembed", "--to", "local"],
     "demo": ["demo", "--no-chat"],
     "chat": ["chat"],
+    "mcp": ["mcp"],
 }
 
 

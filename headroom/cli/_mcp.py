@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
-from headroom.cli._context import Invocation, open_memory
 from headroom.cli._errors import CliError, ExitCode
+from headroom.cli._parser import _id
+
+if TYPE_CHECKING:
+    from headroom.cli._context import Invocation
 
 __all__ = ["add_parser", "parse_address", "run_mcp"]
 
@@ -31,6 +35,7 @@ def add_parser(
         "--session",
         "-s",
         metavar="ID",
+        type=_id,
         default=os.environ.get("HEADROOM_SESSION") or None,
         help="session id of every call (default: $HEADROOM_SESSION, else none)",
     )
@@ -38,6 +43,7 @@ def add_parser(
         "--agent",
         "-a",
         metavar="ID",
+        type=_id,
         default=os.environ.get("HEADROOM_AGENT") or None,
         help="agent id of every call (default: $HEADROOM_AGENT, else none)",
     )
@@ -74,6 +80,7 @@ async def run_mcp(invocation: Invocation) -> int:
     from headroom._imports import require
 
     require("mcp", extra="mcp")
+    from headroom.cli._context import open_memory
     from headroom.integrations.mcp import (
         ToolContext,
         build_server,
