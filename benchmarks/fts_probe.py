@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.stats import Summary, summarize
-from headroom.storage import codec
-from headroom.storage.fts_query import match_expression, terms
+from headroom.storage.sqlite import codec
+from headroom.storage.sqlite.fts_query import match_expression, terms
 
 __all__ = ["probe_fts"]
 

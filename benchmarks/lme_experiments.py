@@ -35,8 +35,8 @@ from benchmarks.quality import (
     evaluate_question,
 )
 from headroom.memory import MemoryConfig
-from headroom.memory.facade import _CANDIDATES_PER_RESULT, _MIN_CANDIDATES
 from headroom.memory.fusion import RRF_K, reciprocal_rank_fusion
+from headroom.memory.search import CANDIDATES_PER_RESULT, MIN_CANDIDATES
 
 __all__ = ["Variant", "neighbour_context", "run_experiments", "simulate"]
 
@@ -47,8 +47,8 @@ class Variant:
     vector_weight: float
     text_weight: float
     rrf_k: int = RRF_K
-    per_result: int = _CANDIDATES_PER_RESULT
-    min_candidates: int = _MIN_CANDIDATES
+    per_result: int = CANDIDATES_PER_RESULT
+    min_candidates: int = MIN_CANDIDATES
 
     @property
     def note(self) -> str:

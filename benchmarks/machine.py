@@ -11,7 +11,7 @@ from typing import Any
 
 __all__ = ["describe", "load_average"]
 
-_PACKAGES = ("headroom", "numpy", "onnxruntime", "tokenizers", "usearch", "aiosqlite", "anyio")
+_PACKAGES = ("headroom", "numpy", "onnxruntime", "tokenizers", "usearch", "anyio")
 
 
 def _cpu_model() -> str:

@@ -38,8 +38,9 @@ import numpy.typing as npt
 # Run as a script from the repository root: make `headroom` importable without installing.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from headroom.storage import _filtering, usearch_index
-from headroom.storage.usearch_index import UsearchIndex
+from headroom.storage.sqlite import usearch_index
+from headroom.storage.sqlite import vector_plan as _filtering
+from headroom.storage.sqlite.usearch_index import UsearchIndex
 
 DIM = 384
 K = 10

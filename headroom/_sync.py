@@ -5,11 +5,11 @@ one event loop running in a daemon thread (anyio's blocking portal), started on 
 shared by everything in the process. It works from a plain script and from code that already
 runs a loop (a Jupyter cell, a sync route of an async web framework), because the caller's
 thread only waits for the portal's. ``asyncio.run`` per call would fail inside a running loop,
-and would tie the engine's aiosqlite connection to a loop that is gone after the call.
+and would tie the engine's worker threads and locks to a loop that is gone after the call.
 
 Resources opened on the portal (a memory) register an async cleanup with :func:`on_shutdown`.
-The cleanups run before the interpreter joins non-daemon threads at exit: aiosqlite's worker
-threads are non-daemon, so a memory left open would otherwise keep the process alive forever.
+The cleanups run before the interpreter joins non-daemon threads at exit, so a memory left open
+is saved and closed rather than cut off, and never keeps the process alive.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _install_exit_hook() -> None:
     if _exit_hook_installed:
         return
     # threading's exit hooks run before non-daemon threads are joined; atexit's run after,
-    # too late to stop aiosqlite's worker threads. The hook is private API (used by
+    # too late to close a memory cleanly. The hook is private API (used by
     # concurrent.futures since Python 3.9), so fall back to atexit if it ever goes away.
     register = getattr(threading, "_register_atexit", None)
     if register is not None:

@@ -5,5 +5,5 @@ import pytest
 
 @pytest.fixture
 def anyio_backend() -> str:
-    # aiosqlite builds asyncio futures: asyncio is the supported loop.
+    # asyncio is the supported loop (the wrapper and the sync portal run on it).
     return "asyncio"

@@ -23,7 +23,7 @@ from benchmarks.quality import MODES, evaluate_questions
 from benchmarks.report import render_markdown, write_report
 from benchmarks.targets import TARGETS, evaluate
 from headroom.memory import MemoryConfig
-from headroom.storage._filtering import DEFAULT_EXACT_THRESHOLD
+from headroom.storage.sqlite.vector_plan import DEFAULT_EXACT_THRESHOLD
 from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.anyio

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from headroom.domain import Memory, MemoryCategory
+from headroom.domain.chains import order_chain
 from headroom.errors import StorageError
-from headroom.memory.chains import order_chain
-from headroom.memory.models import Memory, MemoryCategory
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

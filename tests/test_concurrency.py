@@ -24,6 +24,7 @@ import pytest
 from headroom.errors import DatabaseLockedError, NotFoundError, SupersededError
 from headroom.memory import HierarchicalMemory, Memory, MemoryConfig, MemoryFilter, NewMemory
 from tests.fakes import HashingEmbedder
+from tests.introspect import index_keys, stored_keys
 
 pytestmark = pytest.mark.anyio
 
@@ -48,8 +49,8 @@ async def _check_consistent(memory: HierarchicalMemory) -> list[Memory]:
     rows = await memory.query(MemoryFilter(include_superseded=True))
     for chain in _chains(rows):
         assert [m.is_current for m in chain] == [False] * (len(chain) - 1) + [True]
-    store_keys = (await memory._store.keys()).tolist()  # white box: the two indexes agree
-    assert (await memory._vectors.keys()).tolist() == store_keys
+    store_keys = stored_keys(memory)  # white box: the two indexes agree
+    assert await index_keys(memory) == store_keys
     assert len(store_keys) == len(rows)
     return rows
 

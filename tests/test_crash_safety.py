@@ -38,6 +38,7 @@ import pytest
 from headroom.errors import CorruptDatabaseError
 from headroom.memory import HierarchicalMemory, Memory, MemoryConfig, MemoryFilter
 from tests.fakes import HashingEmbedder
+from tests.introspect import index_keys, stored_key_of, stored_keys
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 DIMENSION = 256
@@ -158,19 +159,19 @@ async def snapshot(path: Path) -> Snapshot:
     async with memory:
         rows = await memory.query(MemoryFilter(include_superseded=True))
         # White box: the open index must hold exactly the keys SQLite holds.
-        store_keys = (await memory._store.keys()).tolist()
-        index_keys = (await memory._vectors.keys()).tolist()
-        ghosts = sorted(set(index_keys) - set(store_keys))
-        missing = sorted(set(store_keys) - set(index_keys))
+        store_keys = stored_keys(memory)
+        in_index = await index_keys(memory)
+        ghosts = sorted(set(in_index) - set(store_keys))
+        missing = sorted(set(store_keys) - set(in_index))
         assert not ghosts and not missing, (
             f"vector index disagrees with SQLite: {len(ghosts)} ghosts {ghosts[:10]}, "
             f"{len(missing)} missing {missing[:10]}"
         )
-        assert index_keys == store_keys
-        stored = await memory._store.get([m.id for m in rows])
+        assert in_index == store_keys
+        stored = await stored_key_of(memory, [m.id for m in rows])
     assert fts_rowids(path) == set(store_keys), "the FTS index disagrees with SQLite"
     by_token = {token_of(m): m for m in rows}
-    keys = {token_of(m): stored[m.id].key for m in rows}
+    keys = {token_of(m): stored[m.id] for m in rows}
     return Snapshot(chains_of(rows), by_token, keys)
 
 
@@ -300,7 +301,7 @@ async def _assert_all_found(path: Path, memories: list[Memory]) -> None:
     async with await HierarchicalMemory.create(
         config_for(path, text_weight=0.0), embedder=HashingEmbedder(DIMENSION)
     ) as memory:
-        assert (await memory._vectors.keys()).tolist() == (await memory._store.keys()).tolist()
+        assert await index_keys(memory) == stored_keys(memory)
         for m in memories[::10]:
             hits = await memory.search(m.content, user_id="u", top_k=3)
             assert m.id in [h.id for h in hits]

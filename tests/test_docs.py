@@ -146,17 +146,18 @@ def test_configuration_page_lists_every_field_with_its_default() -> None:
 
 
 def test_pages_state_the_engines_constants() -> None:
-    from headroom.memory import facade
+    from headroom.memory import search
     from headroom.memory.fusion import RRF_K
+    from headroom.storage.sqlite import vectors
 
     def words(name: str) -> str:  # the page's text with line breaks as plain spaces
         return " ".join((DOCS / name).read_text(encoding="utf-8").split())
 
     concepts = words("concepts.md")
     assert f"`weight / ({RRF_K} + rank)`" in concepts
-    per_result, least = facade._CANDIDATES_PER_RESULT, facade._MIN_CANDIDATES
+    per_result, least = search.CANDIDATES_PER_RESULT, search.MIN_CANDIDATES
     assert f"`max({per_result} \N{MULTIPLICATION SIGN} top_k, {least})` candidates" in concepts
-    assert f"every {facade._SAVE_EVERY:,} changes" in words("storage.md")
+    assert f"every {vectors.SAVE_EVERY:,} changes" in words("storage.md")
 
 
 def test_cli_page_lists_every_command() -> None:

@@ -34,7 +34,7 @@ from headroom.errors import (
     ValidationError,
 )
 from headroom.memory import HierarchicalMemory, MemoryConfig
-from headroom.storage.sqlite_store import translate_errors
+from headroom.storage.sqlite.connection import translate_errors
 from tests.fakes import HashingEmbedder
 
 ort_state = pytest.importorskip("onnxruntime.capi.onnxruntime_pybind11_state")
@@ -116,10 +116,9 @@ def _unicode_error() -> UnicodeEncodeError:
     [
         (OverflowError("Python int too large to convert to SQLite INTEGER"), ValidationError),
         (_unicode_error(), ValidationError),
-        (ValueError("no active connection"), ClosedError),  # aiosqlite, connection gone
-        (ValueError("Connection closed"), ClosedError),  # aiosqlite, closing
+        (sqlite3.ProgrammingError("Cannot operate on a closed database."), ClosedError),
     ],
-    ids=["overflow", "surrogate", "no-connection", "closed"],
+    ids=["overflow", "surrogate", "closed"],
 )
 def test_values_sqlite_cannot_bind_and_closed_connections_are_translated(
     original: BaseException, expected: type[HeadroomError]

@@ -3,7 +3,7 @@
 ``no_blocking`` activates blockbuster for calls made from headroom's own code: any blocking
 call (file or socket I/O, ``time.sleep``, ...) that headroom makes on the event loop's thread
 raises ``BlockingError`` and fails the test. Work that belongs in a thread (SQLite through
-aiosqlite, usearch and ONNX through ``anyio.to_thread``) is invisible to it.
+SQLite, usearch and ONNX through ``anyio.to_thread``) is invisible to it.
 
 The lag test runs a large ``add_many`` and a stream of searches while a probe task sleeps 1 ms
 at a time and records how late it wakes up. The numbers are printed (``pytest -s``) and
@@ -29,7 +29,7 @@ from blockbuster import BlockBuster, BlockingError, blockbuster_ctx
 from headroom._imports import import_usearch_index
 from headroom.embedders.base import Vectors
 from headroom.memory import HierarchicalMemory, MemoryConfig, MemoryFilter, NewMemory
-from headroom.storage import sqlite_store
+from headroom.storage.sqlite.connection import Database
 from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.anyio
@@ -78,16 +78,16 @@ def no_blocking() -> Iterator[BlockBuster]:
     # The lazily imported backends are imported up front: a first import reads files, once
     # per process, and is not what this fixture is for.
     import_usearch_index()
-    import headroom.storage.usearch_index  # noqa: F401
+    import headroom.storage.sqlite.usearch_index  # noqa: F401
 
     with blockbuster_ctx("headroom") as buster:
         yield buster
 
 
 async def test_the_fixture_catches_blocking_calls(no_blocking: BlockBuster, tmp_path: Path) -> None:
-    # The file-system half of opening a store blocks; called on the loop, it must be caught.
+    # Opening a database blocks (file system, SQLite); called on the loop, it must be caught.
     with pytest.raises(BlockingError):
-        sqlite_store._prepare(tmp_path / "blocked" / "memory.db")
+        Database._open_sync(tmp_path / "blocked" / "memory.db")
 
 
 async def test_every_operation_leaves_the_loop_free(

@@ -7,7 +7,7 @@ import sqlite3
 from hypothesis import given
 from hypothesis import strategies as st
 
-from headroom.storage.fts_query import MAX_TERMS, match_expression, plan_keywords, terms
+from headroom.storage.sqlite.fts_query import MAX_TERMS, match_expression, plan_keywords, terms
 
 HOSTILE = [
     'C++ AND "unbalanced',

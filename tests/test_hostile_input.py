@@ -28,6 +28,7 @@ from headroom.errors import (
 )
 from headroom.memory import HierarchicalMemory, MemoryConfig, MemoryFilter, NewMemory
 from tests.fakes import HashingEmbedder
+from tests.introspect import index_keys
 
 pytestmark = pytest.mark.anyio
 
@@ -53,7 +54,7 @@ async def footprint(memory: HierarchicalMemory) -> tuple[int, list[int], int]:
         (fts_rows,) = conn.execute("SELECT count(*) FROM memories_fts").fetchone()
     finally:
         conn.close()
-    keys = (await memory._vectors.keys()).tolist()  # white box: the index itself
+    keys = await index_keys(memory)  # white box: the index itself
     return (await memory.stats()).total, keys, int(fts_rows)
 
 

@@ -233,6 +233,22 @@ async def test_stats(memory: HierarchicalMemory) -> None:
     assert (await memory.stats()).total == 4
 
 
+async def test_stats_read_by_key_as_well(memory: HierarchicalMemory) -> None:
+    await memory.add("a", user_id="u", category="preference")
+    stats = await memory.stats()
+    assert stats["total"] == stats.total == 1
+    assert stats["categories"]["preference"] == 1
+    assert dict(stats) == {
+        "total": 1,
+        "current": 1,
+        "superseded": 0,
+        "categories": stats.categories,
+        "scopes": stats.scopes,
+    }
+    with pytest.raises(KeyError):
+        stats["missing"]
+
+
 async def test_bad_input_stores_nothing(memory: HierarchicalMemory) -> None:
     bad_calls: list[dict[str, object]] = [
         dict(content="", user_id="u"),
@@ -389,7 +405,7 @@ async def test_search_by_category(memory: HierarchicalMemory) -> None:
 
 
 async def test_keyword_search_bounds_common_words_but_finds_rare_ones(tmp_path: Path) -> None:
-    from headroom.storage.fts_query import RANK_BUDGET
+    from headroom.storage.sqlite.fts_query import RANK_BUDGET
 
     text_only = MemoryConfig(db_path=tmp_path / "t.db", vector_weight=0.0)
     async with await HierarchicalMemory.create(text_only, embedder=HashingEmbedder()) as memory:

@@ -53,8 +53,8 @@ def test_import_orders_used_by_the_package_are_safe() -> None:
     # usearch imported before onnxruntime crashed the interpreter (usearch 2.26, onnxruntime
     # 1.32); every path in the package goes through headroom._imports, which orders them.
     for first, second in (
-        ("headroom.storage.usearch_index", "headroom.embedders.onnx"),
-        ("headroom.embedders.onnx", "headroom.storage.usearch_index"),
+        ("headroom.storage.sqlite.usearch_index", "headroom.embedders.onnx"),
+        ("headroom.embedders.onnx", "headroom.storage.sqlite.usearch_index"),
     ):
         code = (
             f"import {first}, {second}\n"

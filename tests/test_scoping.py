@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from headroom.scoping import Scope, ScopeLevel, scope_level_of, sees
-from headroom.scoping.catalog import ScopeCatalog
+from headroom.storage.sqlite.catalog import ScopeCatalog
 
 ids = st.sampled_from(["a", "b", "c"])
 maybe = st.none() | ids

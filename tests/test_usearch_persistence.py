@@ -11,8 +11,8 @@ import numpy.typing as npt
 import pytest
 
 from headroom.errors import ClosedError, ConfigError, StorageError
-from headroom.storage import usearch_index
-from headroom.storage.usearch_index import UsearchIndex
+from headroom.storage.sqlite import usearch_index
+from headroom.storage.sqlite.usearch_index import UsearchIndex
 
 pytestmark = pytest.mark.anyio
 

@@ -1,4 +1,4 @@
-"""One suite every VectorIndex passes: ExactIndex, UsearchIndex in memory and on disk.
+"""One suite every keyed vector index passes: ExactIndex, UsearchIndex in memory and on disk.
 
 ExactIndex is the oracle: a filtered search must return only allowed keys, the best k of them
 (exactly when the allowed set is searched exactly, with high recall through HNSW), and never
@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import numpy as np
@@ -25,7 +25,8 @@ from headroom.errors import (
     InvalidEmbeddingError,
     ValidationError,
 )
-from headroom.storage._filtering import (
+from headroom.storage.sqlite.usearch_index import UsearchIndex
+from headroom.storage.sqlite.vector_plan import (
     Plan,
     Strategy,
     check_allowed,
@@ -36,19 +37,13 @@ from headroom.storage._filtering import (
     top_k,
     widen,
 )
-from headroom.storage.exact_index import ExactIndex
-from headroom.storage.usearch_index import UsearchIndex
-
-if TYPE_CHECKING:
-    # Annotations only: importing headroom.storage.base first at run time currently trips an
-    # import cycle through headroom.memory (reported to the storage/facade owners).
-    from headroom.storage.base import VectorIndex
+from tests.exact_index import ExactIndex, KeyedVectorIndex
 
 pytestmark = pytest.mark.anyio
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
-Factory = Callable[..., Awaitable["VectorIndex"]]
+Factory = Callable[..., Awaitable[KeyedVectorIndex]]
 
 BACKENDS = ["exact", "usearch-memory", "usearch-disk"]
 # Cheap HNSW settings for big fixtures: building 20k vectors at M=16/efC=200 would dominate
@@ -73,11 +68,11 @@ async def open_index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     Keyword arguments are UsearchIndex options (HNSW settings, exact_threshold); ExactIndex
     has none and ignores them.
     """
-    opened: list[VectorIndex] = []
+    opened: list[KeyedVectorIndex] = []
     counter = itertools.count()
 
-    async def factory(dimension: int, **options: Any) -> VectorIndex:
-        index: VectorIndex
+    async def factory(dimension: int, **options: Any) -> KeyedVectorIndex:
+        index: KeyedVectorIndex
         if request.param == "exact":
             index = ExactIndex(dimension)
         else:
@@ -223,7 +218,7 @@ def cases(draw: st.DrawFn, max_size: int, max_k: int) -> Case:
     )
 
 
-async def run_case(index: VectorIndex, case: Case, *, exact: bool) -> None:
+async def run_case(index: KeyedVectorIndex, case: Case, *, exact: bool) -> None:
     seed, size, removed_fraction, allowed_fraction, k = case
     rng = np.random.default_rng(seed)
     keys = np.sort(rng.choice(10 * size + 10, size, replace=False)).astype(np.int64)
@@ -465,8 +460,8 @@ async def test_concurrent_search_add_and_remove(open_index: Factory) -> None:
 
 async def test_index_satisfies_the_protocol() -> None:
     # mypy checks the assignments; at run time, the surface the facade relies on.
-    exact: VectorIndex = ExactIndex(4)
-    hnsw: VectorIndex = await UsearchIndex.open(None, 4)
+    exact: KeyedVectorIndex = ExactIndex(4)
+    hnsw: KeyedVectorIndex = await UsearchIndex.open(None, 4)
     for index in (exact, hnsw):
         assert index.dimension == 4
         await index.save()  # in memory: a no-op

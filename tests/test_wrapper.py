@@ -659,7 +659,7 @@ async def test_any_client_of_the_same_shape(tmp_path: Path, embedder: FlakyEmbed
 
 
 def test_a_forgotten_client_does_not_keep_the_process_alive(tmp_path: Path) -> None:
-    # aiosqlite's worker threads are not daemon threads: an engine left open would hang exit.
+    # An engine left open must neither hang the exit nor lose what it stored.
     script = textwrap.dedent(
         f"""
         import asyncio, openai

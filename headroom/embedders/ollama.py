@@ -25,7 +25,7 @@ from headroom.embedders.models import known_dimension
 from headroom.errors import ConfigError, EmbedderResponseError
 
 if TYPE_CHECKING:
-    from headroom.memory.config import MemoryConfig
+    from headroom.embedders.settings import EmbedderSettings
 
 __all__ = ["OllamaEmbedder"]
 
@@ -120,7 +120,7 @@ class OllamaEmbedder(HttpEmbedder):
         return build(width)
 
     @classmethod
-    async def from_config(cls, config: MemoryConfig) -> OllamaEmbedder:
+    async def from_config(cls, config: EmbedderSettings) -> OllamaEmbedder:
         """The embedder ``config`` describes (``ollama_base_url``, timeout and retries)."""
         return await cls.create(
             config.model,

@@ -36,7 +36,7 @@ from headroom.errors import (
 )
 
 if TYPE_CHECKING:
-    from headroom.memory.config import MemoryConfig
+    from headroom.embedders.settings import EmbedderSettings
 
 __all__ = ["OnnxEmbedder"]
 
@@ -153,7 +153,7 @@ class OnnxEmbedder:
         return await anyio.to_thread.run_sync(build)
 
     @classmethod
-    async def from_config(cls, config: MemoryConfig) -> OnnxEmbedder:
+    async def from_config(cls, config: EmbedderSettings) -> OnnxEmbedder:
         """The embedder ``config`` describes (``embedder_model``, ``embedder_threads``)."""
         return await cls.create(config.model, threads=config.embedder_threads)
 

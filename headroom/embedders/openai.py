@@ -21,7 +21,7 @@ from headroom.embedders.models import known_dimension
 from headroom.errors import ConfigError, EmbedderResponseError
 
 if TYPE_CHECKING:
-    from headroom.memory.config import MemoryConfig
+    from headroom.embedders.settings import EmbedderSettings
 
 __all__ = ["OpenAIEmbedder"]
 
@@ -147,7 +147,7 @@ class OpenAIEmbedder(HttpEmbedder):
         return build(width)
 
     @classmethod
-    async def from_config(cls, config: MemoryConfig) -> OpenAIEmbedder:
+    async def from_config(cls, config: EmbedderSettings) -> OpenAIEmbedder:
         """The embedder ``config`` describes; ``vector_dimension`` becomes ``dimensions``."""
         model = config.model
         native = known_dimension("openai", model)

@@ -14,7 +14,7 @@ from headroom.embedders.cache import CachedEmbedder
 from headroom.errors import ConfigError, DimensionMismatchError
 
 if TYPE_CHECKING:
-    from headroom.memory.config import MemoryConfig
+    from headroom.embedders.settings import EmbedderSettings
 
 __all__ = ["BACKENDS", "create_embedder"]
 
@@ -27,26 +27,26 @@ BACKENDS: dict[str, tuple[str, str]] = {
 
 
 class _FromConfig(Protocol):
-    async def from_config(self, config: MemoryConfig) -> Embedder: ...
+    async def from_config(self, config: EmbedderSettings) -> Embedder: ...
 
 
-async def create_embedder(config: MemoryConfig) -> Embedder:
+async def create_embedder(config: EmbedderSettings) -> Embedder:
     """The embedder ``config`` describes, cached when ``cache_enabled``.
 
     Raises :class:`DimensionMismatchError` naming both numbers when ``vector_dimension`` is set
     and the model makes vectors of another length.
     """
     try:
-        module, name = BACKENDS[config.backend.value]
+        module, name = BACKENDS[str(config.backend)]
     except KeyError:
-        raise ConfigError(f"no embedder for backend {config.backend.value!r}") from None
+        raise ConfigError(f"no embedder for backend {str(config.backend)!r}") from None
     backend: _FromConfig = getattr(importlib.import_module(module), name)
     embedder = await backend.from_config(config)
     wanted = config.vector_dimension
     if wanted is not None and embedder.dimension != wanted:
         await embedder.aclose()
         raise DimensionMismatchError(
-            f"{config.backend.value} model {embedder.model_name!r} makes vectors of dimension "
+            f"{config.backend!s} model {embedder.model_name!r} makes vectors of dimension "
             f"{embedder.dimension}, but vector_dimension is {wanted}; leave vector_dimension "
             "unset to use the model's own"
         )

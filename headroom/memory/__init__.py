@@ -1,26 +1,19 @@
-"""The memory engine: ``HierarchicalMemory`` and the values it takes and returns.
-
-The facade is imported on first use: the storage modules import ``headroom.memory.models``,
-and the facade imports them, so an eager import here would make a cycle.
-"""
+"""The memory engine: ``HierarchicalMemory`` and the values it takes and returns."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from headroom.memory.config import EmbedderBackend, MemoryConfig
-from headroom.memory.models import (
+from headroom.domain import (
     Memory,
     MemoryCategory,
     MemoryFilter,
     MemoryStats,
     NewMemory,
+    Scope,
+    ScopeLevel,
     SearchHit,
 )
-from headroom.scoping import Scope, ScopeLevel
-
-if TYPE_CHECKING:
-    from headroom.memory.facade import HierarchicalMemory, ReembedProgress
+from headroom.memory.config import EmbedderBackend, MemoryConfig
+from headroom.memory.facade import HierarchicalMemory, ReembedProgress
 
 __all__ = [
     "EmbedderBackend",
@@ -36,16 +29,6 @@ __all__ = [
     "ScopeLevel",
     "SearchHit",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("HierarchicalMemory", "ReembedProgress"):
-        from headroom.memory import facade
-
-        value = getattr(facade, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'headroom.memory' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -1,100 +1,58 @@
 """HierarchicalMemory: the engine's one public class.
 
-It composes the ports (a MemoryStore, a VectorIndex, a TextIndex and an Embedder) and the pure
-rules (scope visibility, rank fusion, chain order); it owns no storage logic of its own.
+It composes the ports (a MemoryStore, a VectorIndex, a TextIndex, wired by
+:mod:`headroom.memory.opening` from the config, and an Embedder) and the pure rules of the
+domain; it owns no storage logic of its own. It keeps validation, embedding, the search's
+fusion and final scope re-check (:mod:`headroom.memory.search`), re-embedding
+(:mod:`headroom.memory.maintenance`) and the lifecycle.
 
-Write path: validate, embed (outside any lock), then under the mutation lock commit to SQLite
-first and update the vector index and the scope catalog second. SQLite is the truth: if the
-process dies between the two, the next open finds the index missing those keys and adds them.
-
-Read path: the catalog gives the keys the context may see, the vector and keyword searches run
-concurrently over exactly those, the lists are fused, and the winners are fetched from SQLite
-and checked against the scope rule once more, so a stale index entry can never surface.
+Write path: validate, embed (outside any lock), then hand the rows to the store, which
+commits them and brings its indexes up to date before it returns.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import anyio
-import anyio.to_thread
-import numpy as np
 
-from headroom.embedders.base import Embedder, normalize, validate_vectors
-from headroom.errors import (
-    ClosedError,
-    ConfigError,
-    DimensionMismatchError,
-    NotFoundError,
-    StorageError,
-    ValidationError,
-)
-from headroom.memory.config import MemoryConfig
-from headroom.memory.fusion import reciprocal_rank_fusion
-from headroom.memory.models import (
+from headroom.domain import (
     Memory,
     MemoryCategory,
     MemoryFilter,
     MemoryStats,
     NewMemory,
+    Scope,
+    SearchFilter,
     SearchHit,
-    check_importance,
 )
-from headroom.memory.validation import (
+from headroom.domain.validation import (
     check_content,
     check_id,
+    check_importance,
     check_memory_id,
     check_metadata,
     check_query,
 )
-from headroom.scoping import Scope
-from headroom.scoping.catalog import ScopeCatalog
-from headroom.storage import codec
-from headroom.storage.base import SearchFilter, StoredMemory, TextIndex, VectorIndex
-from headroom.storage.fts5 import FTS5TextIndex
-from headroom.storage.sqlite_store import SQLiteStore
+from headroom.embedders.base import Embedder, normalize, validate_vectors
+from headroom.errors import ClosedError, ConfigError, NotFoundError, ValidationError
+from headroom.memory.config import MemoryConfig
+from headroom.memory.maintenance import ReembedProgress, reembed_store
+from headroom.memory.opening import open_embedder, open_storage
+from headroom.memory.search import hybrid_search
+from headroom.storage.base import Storage, StoredMemory, Vector
 
 __all__ = ["HierarchicalMemory", "ReembedProgress"]
-
-logger = logging.getLogger("headroom.memory")
-
-_META_MODEL = "embedder_model"
-_META_DIMENSION = "embedder_dimension"
-_META_INDEX = "vector_index_file"
-
-#: How many candidates each half of a hybrid search contributes to the fusion, per result.
-_CANDIDATES_PER_RESULT = 4
-_MIN_CANDIDATES = 20
-#: Vector-index changes after which the index is saved in the background of a write.
-_SAVE_EVERY = 5_000
-_REEMBED_BATCH = 256
-
-
-@dataclass(frozen=True, slots=True)
-class ReembedProgress:
-    """Reported to the ``progress`` callback of :meth:`HierarchicalMemory.reembed`."""
-
-    done: int
-    total: int
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _index_file(db_path: Path, model_name: str, dimension: int) -> str:
-    """The vector index's file name: per model, so a re-embed never overwrites the live one."""
-    tag = uuid.uuid5(uuid.NAMESPACE_URL, f"{model_name}/{dimension}").hex[:8]
-    return f"{db_path.name}.{tag}.usearch"
 
 
 class HierarchicalMemory:
@@ -107,23 +65,19 @@ class HierarchicalMemory:
     def __init__(
         self,
         config: MemoryConfig,
-        store: SQLiteStore,
-        vectors: VectorIndex,
-        text: TextIndex,
+        storage: Storage,
         embedder: Embedder,
-        catalog: ScopeCatalog,
         *,
         owned_embedder: Embedder | None,
     ) -> None:
+        """Use :meth:`create`."""
         self._config = config
-        self._store = store
-        self._vectors = vectors
-        self._text = text
+        self._storage = storage
         self._embedder = embedder
         self._owned_embedder = owned_embedder
-        self._catalog = catalog
-        self._mutation_lock = anyio.Lock()
-        self._unsaved = 0
+        # Held by this engine's writes and by the last step of a re-embed, so no write of
+        # this engine lands between the final embedding pass and the switch.
+        self._writes = anyio.Lock()
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -132,7 +86,7 @@ class HierarchicalMemory:
     async def create(
         cls, config: MemoryConfig | None = None, *, embedder: Embedder | None = None
     ) -> HierarchicalMemory:
-        """Open (creating if needed) the memory at ``config.db_path``.
+        """Open (creating if needed) the memory ``config`` describes.
 
         ``embedder`` replaces the one ``config`` describes (any object satisfying the
         :class:`~headroom.embedders.base.Embedder` protocol; headroom does not close it).
@@ -143,37 +97,14 @@ class HierarchicalMemory:
             config = MemoryConfig()
         elif not isinstance(config, MemoryConfig):
             raise ConfigError(f"config must be a MemoryConfig, got {type(config).__name__}")
-        store = await SQLiteStore.open(config.path)
-        owned: Embedder | None = None
-        vectors: VectorIndex | None = None
+        embedder, owned = await open_embedder(config, embedder)
         try:
-            if embedder is None:
-                from headroom.embedders.registry import create_embedder
-
-                embedder = owned = await create_embedder(config)
-            elif not isinstance(embedder, Embedder):
-                raise ConfigError(
-                    f"embedder must satisfy the Embedder protocol, got {type(embedder).__name__}"
-                )
-            elif config.cache_enabled:
-                from headroom.embedders.cache import CachedEmbedder
-
-                embedder = CachedEmbedder(embedder, config.cache_max_size)
-            index_file = await _check_embedder_meta(store, embedder)
-            vectors = await _open_vector_index(config, config.path.parent / index_file, embedder)
-            await _reconcile(store, vectors)
-            catalog = ScopeCatalog()
-            catalog.extend(await store.catalog())
+            storage = await open_storage(config, embedder)
         except BaseException:
-            if vectors is not None:
-                await vectors.aclose()
             if owned is not None:
                 await owned.aclose()
-            await store.aclose()
             raise
-        return cls(
-            config, store, vectors, FTS5TextIndex(store), embedder, catalog, owned_embedder=owned
-        )
+        return cls(config, storage, embedder, owned_embedder=owned)
 
     @property
     def config(self) -> MemoryConfig:
@@ -184,18 +115,16 @@ class HierarchicalMemory:
         return self._embedder
 
     async def aclose(self) -> None:
-        """Save the vector index and release the database, the index and the embedder."""
+        """Save what the indexes keep in memory and release the database and the embedder."""
         if self._closed:
             return
         self._closed = True
-        async with self._mutation_lock:
+        async with self._writes:
             try:
-                await self._vectors.save()
+                await self._storage.store.aclose()
             finally:
-                await self._vectors.aclose()
                 if self._owned_embedder is not None:
                     await self._owned_embedder.aclose()
-                await self._store.aclose()
 
     async def __aenter__(self) -> HierarchicalMemory:
         return self
@@ -211,7 +140,7 @@ class HierarchicalMemory:
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if not getattr(self, "_closed", True):
             _warn(
-                f"HierarchicalMemory({self._config.path}) was never closed; "
+                f"HierarchicalMemory({self._storage.store.location}) was never closed; "
                 "call `await memory.aclose()` or use `async with`",
                 ResourceWarning,
                 stacklevel=1,
@@ -224,7 +153,8 @@ class HierarchicalMemory:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"<HierarchicalMemory {self._config.path} {self._embedder.model_name} {state}>"
+        where = self._storage.store.location
+        return f"<HierarchicalMemory {where} {self._embedder.model_name} {state}>"
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -284,7 +214,7 @@ class HierarchicalMemory:
         self._check_open()
         check_memory_id(old_memory_id)
         content = check_content(new_content, max_chars=self._config.max_content_chars)
-        found = await self._store.get([old_memory_id])
+        found = await self._storage.store.get([old_memory_id])
         if old_memory_id not in found:
             raise NotFoundError(old_memory_id)
         old = found[old_memory_id].memory
@@ -306,20 +236,16 @@ class HierarchicalMemory:
             metadata=dict(old.metadata) if metadata is None else check_metadata(metadata),
         )
         vector = (await self._embed([content]))[0]
-        async with self._mutation_lock:
+        async with self._writes:
             self._check_open()
-            key, _ = await self._store.supersede(old.id, StoredMemory(0, new, vector))
-            await self._vectors.add(np.array([key], dtype=np.int64), vector[None, :])
-            self._catalog.add(*_catalog_row(key, new))
-            self._catalog.set_current(found[old_memory_id].key, False)
-            await self._note_changes(1)
+            await self._storage.store.supersede(old.id, StoredMemory(0, new, vector))
         return new
 
     async def rollback(self, memory_id: str) -> Memory:
         """Make an older version's content current again, as a new head; history is kept."""
         self._check_open()
         check_memory_id(memory_id)
-        chain = await self._store.chain(memory_id)
+        chain = await self._storage.store.chain(memory_id)
         head = chain[-1]
         if head.id == memory_id:
             raise ValidationError(f"memory {memory_id!r} is already the current version")
@@ -336,11 +262,9 @@ class HierarchicalMemory:
         """Forget a memory: every version of its chain, from every index. How many versions."""
         self._check_open()
         check_memory_id(memory_id)
-        async with self._mutation_lock:
+        async with self._writes:
             self._check_open()
-            keys = await self._store.delete([memory_id])
-            await self._forget(keys)
-        return len(keys)
+            return len(await self._storage.store.delete([memory_id]))
 
     async def clear(
         self,
@@ -365,18 +289,16 @@ class HierarchicalMemory:
             turn_id=turn_id,
             include_superseded=True,
         )
-        async with self._mutation_lock:
+        async with self._writes:
             self._check_open()
-            keys = await self._store.clear(where)
-            await self._forget(keys)
-        return len(keys)
+            return len(await self._storage.store.clear(where))
 
     # -- reads -------------------------------------------------------------------------------
 
     async def get(self, memory_id: str) -> Memory:
         self._check_open()
         check_memory_id(memory_id)
-        found = await self._store.get([memory_id])
+        found = await self._storage.store.get([memory_id])
         if memory_id not in found:
             raise NotFoundError(memory_id)
         return found[memory_id].memory
@@ -385,7 +307,7 @@ class HierarchicalMemory:
         """Every version of the fact, oldest first; only the last ``is_current``."""
         self._check_open()
         check_memory_id(memory_id)
-        return await self._store.chain(memory_id)
+        return await self._storage.store.chain(memory_id)
 
     async def query(self, where: MemoryFilter | None = None) -> list[Memory]:
         """Memories matching a filter, oldest first (see :class:`MemoryFilter`)."""
@@ -394,7 +316,7 @@ class HierarchicalMemory:
             where = MemoryFilter()
         elif not isinstance(where, MemoryFilter):
             raise ValidationError(f"query takes a MemoryFilter, got {type(where).__name__}")
-        return await self._store.query(where)
+        return await self._storage.store.query(where)
 
     async def stats(
         self,
@@ -413,7 +335,7 @@ class HierarchicalMemory:
             turn_id=turn_id,
             include_superseded=True,
         )
-        return await self._store.stats(where)
+        return await self._storage.store.stats(where)
 
     async def search(
         self,
@@ -452,50 +374,17 @@ class HierarchicalMemory:
         if isinstance(categories, (str, MemoryCategory)):
             categories = [categories]  # one category, not its letters
         wanted = None if categories is None else frozenset(map(MemoryCategory.parse, categories))
-        where = SearchFilter(scope, wanted, include_superseded)
-        allowed = self._catalog.allowed(
-            scope,
-            categories=None if wanted is None else [c.value for c in wanted],
-            include_superseded=include_superseded,
-        )
-        if allowed.size == 0 or not text.strip():
+        if not text.strip():
             return []
-        candidates = max(top_k * _CANDIDATES_PER_RESULT, _MIN_CANDIDATES)
-        vector_keys: list[int] = []
-        text_keys: list[int] = []
-        query_vector = np.empty(0, dtype=np.float32)
-
-        async def vector_half() -> None:
-            nonlocal query_vector
-            query_vector = (await self._embed([text]))[0]
-            if self._config.vector_weight > 0:
-                keys, _ = await self._vectors.search(query_vector, candidates, allowed)
-                vector_keys.extend(int(k) for k in keys)
-
-        async def text_half() -> None:
-            if self._config.text_weight > 0:
-                found = await self._text.search(text, candidates, where)
-                text_keys.extend(key for key, _ in found)
-
-        # A failing half stops the other and its own error is raised, not an ExceptionGroup.
-        failures: list[Exception] = []
-
-        async def guarded(half: Callable[[], Awaitable[None]], scope: anyio.CancelScope) -> None:
-            try:
-                await half()
-            except Exception as exc:
-                failures.append(exc)
-                scope.cancel()
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(guarded, vector_half, group.cancel_scope)
-            group.start_soon(guarded, text_half, group.cancel_scope)
-        if failures:
-            raise failures[0]
-        fused = reciprocal_rank_fusion(
-            [vector_keys, text_keys], [self._config.vector_weight, self._config.text_weight]
+        return await hybrid_search(
+            self._storage,
+            self._embed_query,
+            text,
+            SearchFilter(scope, wanted, include_superseded),
+            top_k=top_k,
+            weights=(self._config.vector_weight, self._config.text_weight),
+            min_similarity=min_similarity,
         )
-        return await self._hits(fused, top_k, where, query_vector, min_similarity)
 
     # -- export, import and repair ------------------------------------------------------------
 
@@ -522,7 +411,7 @@ class HierarchicalMemory:
             check_metadata(memory.metadata)
         if len({m.id for m in items}) != len(items):
             raise ValidationError("the memories to import repeat an id")
-        existing = await self._store.get([m.id for m in items])
+        existing = await self._storage.store.get([m.id for m in items])
         if existing and not skip_existing:
             raise ValidationError(
                 f"{len(existing)} of these ids are already stored, e.g. {next(iter(existing))!r}"
@@ -535,28 +424,13 @@ class HierarchicalMemory:
         return len(items)
 
     async def reindex(self) -> int:
-        """Rebuild the vector index from the embeddings in SQLite. How many vectors it holds."""
-        self._check_open()
-        async with self._mutation_lock:
-            self._check_open()
-            path = self._config.path.parent / _index_file(
-                self._config.path, self._embedder.model_name, self._embedder.dimension
-            )
-            # The live index keeps serving until the new one is complete: a failure here
-            # leaves this memory as it was (the file is only a cache of SQLite).
-            await _remove_file(path)
-            fresh = await _open_vector_index(self._config, path, self._embedder)
-            try:
-                await _reconcile(self._store, fresh)
-                await fresh.save()
-            except BaseException:
-                await fresh.aclose()
-                raise
-            stale, self._vectors = self._vectors, fresh
-            await stale.aclose()
-            return len(fresh)
+        """Rebuild the vector index from the stored embeddings. How many vectors it holds.
 
-    # -- re-embedding --------------------------------------------------------------------------
+        The live index keeps serving until the new one is complete: a failure leaves this
+        memory as it was (the index is only a cache of the store).
+        """
+        self._check_open()
+        return await self._storage.vectors.rebuild()
 
     async def reembed(
         self,
@@ -583,7 +457,7 @@ class HierarchicalMemory:
         else:
             raise ConfigError(f"reembed takes a MemoryConfig or an Embedder, got {new!r}")
         try:
-            await self._reembed(embedder, progress)
+            await reembed_store(self._storage.store, embedder, self._writes, progress)
         except BaseException:
             if owned is not None:
                 await owned.aclose()
@@ -592,53 +466,6 @@ class HierarchicalMemory:
             await self._owned_embedder.aclose()
         self._embedder = embedder
         self._owned_embedder = owned
-
-    async def _reembed(
-        self, embedder: Embedder, progress: Callable[[ReembedProgress], object] | None
-    ) -> None:
-        blobs: dict[int, bytes] = {}
-        last = 0
-
-        async def embed_pending() -> None:
-            nonlocal last
-            while batch := await self._store.contents(last, _REEMBED_BATCH):
-                vectors = normalize(
-                    validate_vectors(
-                        await embedder.embed([c for _, c in batch]), len(batch), embedder.dimension
-                    )
-                )
-                for (key, _), vector in zip(batch, vectors, strict=True):
-                    blobs[key] = codec.vector_to_blob(vector)
-                last = batch[-1][0]
-                if progress is not None:
-                    progress(ReembedProgress(len(blobs), len(self._catalog)))
-
-        await embed_pending()  # the bulk, while this memory keeps serving
-        async with self._mutation_lock:
-            self._check_open()
-            await embed_pending()  # whatever was added meanwhile
-            live = set((await self._store.keys()).tolist())
-            blobs = {key: blob for key, blob in blobs.items() if key in live}
-            index_file = _index_file(self._config.path, embedder.model_name, embedder.dimension)
-            path = self._config.path.parent / index_file
-            await _remove_file(path)
-            fresh = await _open_vector_index(self._config, path, embedder)
-            try:
-                await self._store.replace_embeddings(
-                    blobs,
-                    {
-                        _META_MODEL: embedder.model_name,
-                        _META_DIMENSION: str(embedder.dimension),
-                        _META_INDEX: index_file,
-                    },
-                )
-                await _reconcile(self._store, fresh)
-                await fresh.save()
-            except BaseException:
-                await fresh.aclose()
-                raise
-            old, self._vectors = self._vectors, fresh
-            await old.aclose()
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -675,145 +502,16 @@ class HierarchicalMemory:
                 exc = ValidationError(str(exc))
             raise ValidationError(f"item {index}: {exc}") from None
 
-    async def _embed(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+    async def _embed(self, texts: list[str]) -> Vector:
         vectors = await self._embedder.embed(texts)
         return normalize(validate_vectors(vectors, len(texts), self._embedder.dimension))
 
-    async def _insert(
-        self, memories: Sequence[Memory], vectors: np.ndarray[Any, np.dtype[np.float32]]
-    ) -> list[int]:
+    async def _embed_query(self, text: str) -> Vector:
+        vectors: Vector = (await self._embed([text]))[0]
+        return vectors
+
+    async def _insert(self, memories: Sequence[Memory], vectors: Vector) -> list[int]:
         items = [StoredMemory(0, m, v) for m, v in zip(memories, vectors, strict=True)]
-        async with self._mutation_lock:
+        async with self._writes:
             self._check_open()
-            keys = await self._store.insert(items)
-            await self._vectors.add(np.asarray(keys, dtype=np.int64), vectors)
-            for key, memory in zip(keys, memories, strict=True):
-                self._catalog.add(*_catalog_row(key, memory))
-            await self._note_changes(len(keys))
-        return keys
-
-    async def _forget(self, keys: list[int]) -> None:
-        if keys:
-            await self._vectors.remove(np.asarray(keys, dtype=np.int64))
-            self._catalog.remove(keys)
-            await self._note_changes(len(keys))
-
-    async def _note_changes(self, count: int) -> None:
-        """Save the vector index now and then, so a crash costs a bounded repair on reopen."""
-        self._unsaved += count
-        if self._unsaved >= _SAVE_EVERY:
-            self._unsaved = 0
-            await self._vectors.save()
-
-    async def _hits(
-        self,
-        fused: list[tuple[int, float]],
-        top_k: int,
-        where: SearchFilter,
-        query_vector: np.ndarray[Any, np.dtype[np.float32]],
-        min_similarity: float | None,
-    ) -> list[SearchHit]:
-        # Fetch a few more than asked, so rows deleted since the index answered don't cost
-        # results; every row is re-checked against the scope rule before it is returned.
-        wanted = fused[: top_k * 2]
-        by_key = await self._store.get_by_keys([key for key, _ in wanted])
-        hits: list[SearchHit] = []
-        for key, score in wanted:
-            stored = by_key.get(key)
-            if stored is None or not _visible(stored.memory, where):
-                continue
-            similarity = float(np.dot(stored.embedding, query_vector))
-            if min_similarity is not None and similarity < min_similarity:
-                continue
-            hits.append(SearchHit(stored.memory, score, similarity))
-            if len(hits) == top_k:
-                break
-        return hits
-
-
-def _visible(memory: Memory, where: SearchFilter) -> bool:
-    return (
-        where.scope.sees(memory.user_id, memory.session_id, memory.agent_id, memory.turn_id)
-        and (where.include_superseded or memory.is_current)
-        and (where.categories is None or memory.category in where.categories)
-    )
-
-
-def _catalog_row(
-    key: int, memory: Memory
-) -> tuple[int, str, str | None, str | None, str | None, str, bool]:
-    return (
-        key,
-        memory.user_id,
-        memory.session_id,
-        memory.agent_id,
-        memory.turn_id,
-        memory.category.value,
-        memory.is_current,
-    )
-
-
-async def _check_embedder_meta(store: SQLiteStore, embedder: Embedder) -> str:
-    """Record the embedder in a new database, or refuse one that doesn't match; the index file."""
-    model = await store.get_meta(_META_MODEL)
-    dimension = await store.get_meta(_META_DIMENSION)
-    if model is None or dimension is None:
-        index_file = _index_file(store.path, embedder.model_name, embedder.dimension)
-        await store.set_meta(
-            {
-                _META_MODEL: embedder.model_name,
-                _META_DIMENSION: str(embedder.dimension),
-                _META_INDEX: index_file,
-            }
-        )
-        return index_file
-    if model != embedder.model_name or int(dimension) != embedder.dimension:
-        raise DimensionMismatchError(
-            f"{store.path} holds vectors of {model!r} ({dimension} dimensions), but the "
-            f"embedder is {embedder.model_name!r} ({embedder.dimension} dimensions). Open it "
-            "with the same embedder, then `await memory.reembed(new_config)` to switch."
-        )
-    recorded = await store.get_meta(_META_INDEX)
-    return recorded or _index_file(store.path, model, int(dimension))
-
-
-async def _open_vector_index(config: MemoryConfig, path: Path, embedder: Embedder) -> VectorIndex:
-    from headroom.storage.usearch_index import UsearchIndex
-
-    return await UsearchIndex.open(
-        path,
-        embedder.dimension,
-        m=config.hnsw_m,
-        ef_construction=config.hnsw_ef_construction,
-        ef_search=config.hnsw_ef_search,
-        exact_threshold=config.exact_search_threshold,
-    )
-
-
-async def _remove_file(path: Path) -> None:
-    """Delete ``path`` if it exists, in a worker thread (file-system calls block)."""
-    try:
-        await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
-    except OSError as exc:
-        raise StorageError(f"cannot remove {path}: {exc}") from exc
-
-
-async def _reconcile(store: SQLiteStore, vectors: VectorIndex) -> None:
-    """Make the vector index hold exactly the keys SQLite holds (SQLite is the truth)."""
-    in_store = await store.keys()
-    in_index = await vectors.keys()
-    ghosts = np.setdiff1d(in_index, in_store, assume_unique=True)
-    missing = np.setdiff1d(in_store, in_index, assume_unique=True)
-    if ghosts.size:
-        logger.info("removing %d stale entries from the vector index", ghosts.size)
-        await vectors.remove(ghosts)
-    if missing.size:
-        logger.info("adding %d missing entries to the vector index from SQLite", missing.size)
-        for start in range(0, missing.size, 2048):
-            chunk = missing[start : start + 2048]
-            blobs = await store.embeddings(chunk.tolist())
-            keys = np.array(sorted(blobs), dtype=np.int64)
-            matrix = np.stack([codec.blob_to_vector(blobs[int(k)]) for k in keys])
-            await vectors.add(keys, matrix)
-    if ghosts.size or missing.size:
-        await vectors.save()
+            return await self._storage.store.insert(items)

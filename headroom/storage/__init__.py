@@ -1,1 +1,1 @@
-"""Storage: the ports (``base``) and one module per backend."""
+"""Storage: the ports (``base``) and one package per backend (``sqlite``, and its siblings)."""

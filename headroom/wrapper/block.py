@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from headroom.domain import MemoryCategory
 from headroom.errors import MemoryBlockError
-from headroom.memory.models import MemoryCategory
 from headroom.scoping import ScopeLevel
 
 __all__ = [

@@ -18,10 +18,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
 from headroom import _sync
+from headroom.domain import Memory, MemoryCategory, MemoryStats, SearchHit
+from headroom.domain.validation import check_id
 from headroom.embedders.base import Embedder
 from headroom.errors import ConfigError
 from headroom.memory import HierarchicalMemory, MemoryConfig
-from headroom.memory.models import Memory, MemoryCategory, MemoryStats, SearchHit, check_id
 from headroom.scoping import ScopeLevel
 from headroom.wrapper._core import MemoryCore, MemoryOptions, Turn
 from headroom.wrapper._responses import AsyncMemoryStream, MemoryStream, strip_completion

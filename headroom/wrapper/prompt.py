@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from headroom.memory.models import Memory, MemoryCategory
+from headroom.domain import Memory, MemoryCategory
 from headroom.scoping import ScopeLevel
 from headroom.wrapper.block import CLOSE_TAG, OPEN_TAG
 

@@ -1,16 +1,49 @@
-"""Checks on what callers pass in. A bad value raises ValidationError; nothing is stored."""
+"""Checks on what callers pass in. A bad value raises ValidationError; nothing is stored. Pure."""
 
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from headroom.errors import ValidationError
-from headroom.memory.models import check_id
 
-__all__ = ["check_content", "check_id", "check_memory_id", "check_metadata", "check_query"]
+__all__ = [
+    "check_content",
+    "check_id",
+    "check_importance",
+    "check_memory_id",
+    "check_metadata",
+    "check_query",
+]
+
+
+def check_id(name: str, value: object, *, required: bool = False) -> None:
+    """A scope id: None (unless ``required``) or non-blank text without NUL characters."""
+    if value is None:
+        if required:
+            raise ValidationError(f"{name} is required")
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
+    if "\x00" in value:
+        raise ValidationError(f"{name} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{name} is not valid Unicode text: {exc.reason}") from None
+
+
+def check_importance(value: object, *, name: str = "importance") -> float:
+    """``value`` as a float in [0, 1]; a specific error otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"{name} must be a number in [0, 1], got {value!r}")
+    number = float(value)
+    if math.isnan(number) or not 0.0 <= number <= 1.0:
+        raise ValidationError(f"{name} must be in [0, 1], got {value!r}")
+    return number
 
 
 def check_content(content: object, *, max_chars: int, name: str = "content") -> str:
@@ -37,7 +70,7 @@ def check_query(query: object) -> str:
     """A search query: any string (hostile ones included) is fine; other types are not."""
     if not isinstance(query, str):
         raise ValidationError(f"query must be a string, got {type(query).__name__}")
-    # Lone surrogates cannot be encoded for the tokenizer or SQLite; drop them.
+    # Lone surrogates cannot be encoded for the tokenizer or a database; drop them.
     return query.encode("utf-8", "ignore").decode("utf-8").replace("\x00", " ")
 
 

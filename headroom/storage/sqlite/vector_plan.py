@@ -10,17 +10,12 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from headroom.errors import DimensionMismatchError, InvalidEmbeddingError, ValidationError
-
-if TYPE_CHECKING:
-    # Only for annotations: importing storage.base at run time pulls in headroom.memory
-    # (base -> memory.models -> memory/__init__ -> facade -> storage.base), a cycle.
-    from headroom.storage.base import Keys
+from headroom.storage.base import Keys
 
 __all__ = [
     "DEFAULT_EXACT_THRESHOLD",

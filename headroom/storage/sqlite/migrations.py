@@ -17,9 +17,10 @@ Layout (version 1), documented in docs/storage.md:
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "statements"]
 
 MIGRATIONS: Sequence[str] = (
     # 1: the initial schema
@@ -64,3 +65,21 @@ MIGRATIONS: Sequence[str] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit on its own)."""
+    out: list[str] = []
+    current: list[str] = []
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        current.append(line)
+        candidate = "\n".join(current)
+        if stripped.endswith(";") and sqlite3.complete_statement(candidate):
+            out.append(candidate)
+            current = []
+    if current:
+        out.append("\n".join(current))
+    return out

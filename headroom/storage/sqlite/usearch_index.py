@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -34,7 +34,8 @@ import numpy.typing as npt
 
 from headroom._imports import import_usearch_index
 from headroom.errors import ClosedError, ConfigError, HeadroomError, StorageError
-from headroom.storage._filtering import (
+from headroom.storage.base import Keys
+from headroom.storage.sqlite.vector_plan import (
     DEFAULT_EXACT_THRESHOLD,
     Strategy,
     check_allowed,
@@ -51,11 +52,6 @@ from headroom.storage._filtering import (
     top_k,
     widen,
 )
-
-if TYPE_CHECKING:
-    # Only for annotations: importing storage.base at run time pulls in headroom.memory
-    # (base -> memory.models -> memory/__init__ -> facade -> storage.base), a cycle.
-    from headroom.storage.base import Keys
 
 __all__ = ["UsearchDType", "UsearchIndex"]
 

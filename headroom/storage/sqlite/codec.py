@@ -1,4 +1,4 @@
-"""Conversions between Python values and their stored form. Pure."""
+"""Conversions between Python values and their stored form in SQLite. Pure."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from headroom.domain import Memory, MemoryCategory
+
 __all__ = [
     "blob_to_vector",
+    "dump_metadata",
     "from_micros",
+    "load_metadata",
+    "memory_params",
     "owner_token",
+    "row_to_memory",
     "to_micros",
     "vector_to_blob",
 ]
@@ -58,3 +64,44 @@ def dump_metadata(metadata: dict[str, Any]) -> str:
 def load_metadata(text: str) -> dict[str, Any]:
     value = json.loads(text)
     return value if isinstance(value, dict) else {}
+
+
+def row_to_memory(row: tuple[Any, ...]) -> Memory:
+    """A row of :data:`headroom.storage.sqlite.sql.COLUMNS` as a Memory."""
+    return Memory(
+        id=row[1],
+        content=row[2],
+        category=MemoryCategory(row[3]),
+        importance=row[4],
+        user_id=row[5],
+        session_id=row[6],
+        agent_id=row[7],
+        turn_id=row[8],
+        created_at=from_micros(row[9]),
+        valid_from=from_micros(row[10]),
+        valid_to=None if row[11] is None else from_micros(row[11]),
+        supersedes=row[12],
+        superseded_by=row[13],
+        metadata=load_metadata(row[14]),
+    )
+
+
+def memory_params(m: Memory, embedding: npt.NDArray[np.float32]) -> tuple[Any, ...]:
+    """The parameters of :data:`headroom.storage.sqlite.sql.INSERT_MEMORY` for a memory."""
+    return (
+        m.id,
+        m.content,
+        m.category.value,
+        m.importance,
+        m.user_id,
+        m.session_id,
+        m.agent_id,
+        m.turn_id,
+        to_micros(m.created_at),
+        to_micros(m.valid_from),
+        None if m.valid_to is None else to_micros(m.valid_to),
+        m.supersedes,
+        m.superseded_by,
+        dump_metadata(m.metadata),
+        vector_to_blob(embedding),
+    )

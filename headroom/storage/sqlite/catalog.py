@@ -4,7 +4,7 @@ The vector index needs the set of keys a context is allowed to see *before* it s
 user with one memory among millions still finds it). Asking SQLite for that set costs tens of
 milliseconds for a large user; this catalog keeps the few columns the visibility rule reads as
 numpy arrays indexed by key, and applies :func:`headroom.scoping.rules.sees` vectorised.
-Pure: no I/O; the facade feeds it from the store.
+Pure: no I/O; the SQLite vector index feeds it from the store.
 """
 
 from __future__ import annotations

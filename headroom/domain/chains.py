@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from headroom.domain.models import Memory
 from headroom.errors import StorageError
-from headroom.memory.models import Memory
 
 __all__ = ["order_chain"]
 

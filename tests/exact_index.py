@@ -1,15 +1,14 @@
-"""ExactIndex: brute-force cosine search over an in-memory numpy matrix.
+"""ExactIndex: brute-force cosine search over an in-memory numpy matrix, for the tests.
 
-The reference every other VectorIndex is tested against, and a real backend for small
-databases (a full scan of 10k vectors of 384 dims costs ~1 ms). Nothing is persisted: the
-facade rebuilds it from SQLite at open.
+The oracle the usearch graph of the SQLite backend is tested against (both satisfy
+:class:`KeyedVectorIndex`, the contract of a graph searched with an explicit allowed key set).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -17,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from headroom.errors import ClosedError, ConfigError
-from headroom.storage._filtering import (
+from headroom.storage.base import Keys
+from headroom.storage.sqlite.vector_plan import (
     check_allowed,
     check_k,
     check_keys,
@@ -29,15 +29,33 @@ from headroom.storage._filtering import (
     top_k,
 )
 
-if TYPE_CHECKING:
-    # Only for annotations: importing storage.base at run time pulls in headroom.memory
-    # (base -> memory.models -> memory/__init__ -> facade -> storage.base), a cycle.
-    from headroom.storage.base import Keys
-
-__all__ = ["ExactIndex"]
+__all__ = ["ExactIndex", "KeyedVectorIndex"]
 
 _T = TypeVar("_T")
 _MIN_CAPACITY = 64
+
+
+class KeyedVectorIndex(Protocol):
+    """Nearest-neighbour search over unit vectors under keys, exact about ``allowed``."""
+
+    @property
+    def dimension(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    async def add(self, keys: Keys, vectors: npt.NDArray[np.float32]) -> None: ...
+
+    async def remove(self, keys: Keys) -> None: ...
+
+    async def search(
+        self, query: npt.NDArray[np.float32], k: int, allowed: Keys | None = None
+    ) -> tuple[Keys, npt.NDArray[np.float32]]: ...
+
+    async def keys(self) -> Keys: ...
+
+    async def save(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class ExactIndex:

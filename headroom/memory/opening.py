@@ -1,0 +1,73 @@
+"""Wiring: the embedder and the storage backend a MemoryConfig describes.
+
+Backends are chosen from a small static table and imported only when chosen, so the engine
+imports no backend and a deployment on one never loads another's dependencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from headroom.embedders.base import Embedder
+from headroom.errors import ConfigError
+from headroom.memory.config import MemoryConfig
+from headroom.storage.base import EmbedderRecord, Storage
+
+__all__ = ["BACKENDS", "backend_name", "open_embedder", "open_storage"]
+
+
+async def _open_sqlite(config: MemoryConfig, embedder: EmbedderRecord) -> Storage:
+    from headroom.storage.sqlite import HnswSettings, open_sqlite
+
+    hnsw = HnswSettings(
+        m=config.hnsw_m,
+        ef_construction=config.hnsw_ef_construction,
+        ef_search=config.hnsw_ef_search,
+        exact_threshold=config.exact_search_threshold,
+    )
+    return await open_sqlite(config.path, embedder, hnsw)
+
+
+BACKENDS: dict[str, Callable[[MemoryConfig, EmbedderRecord], Awaitable[Storage]]] = {
+    "sqlite": _open_sqlite,
+}
+"""Backend name -> the function that opens it for a config and an embedder."""
+
+
+def backend_name(config: MemoryConfig) -> str:
+    """Which backend ``config`` selects."""
+    return "sqlite"
+
+
+async def open_storage(config: MemoryConfig, embedder: Embedder) -> Storage:
+    """The storage ``config`` selects, for vectors of ``embedder``.
+
+    Raises :class:`~headroom.errors.DimensionMismatchError` when the database holds vectors
+    of another model or dimension.
+    """
+    opener = BACKENDS[backend_name(config)]
+    return await opener(config, EmbedderRecord(embedder.model_name, embedder.dimension))
+
+
+async def open_embedder(
+    config: MemoryConfig, given: Embedder | None
+) -> tuple[Embedder, Embedder | None]:
+    """The embedder to use and, when headroom made it, the one it must close.
+
+    ``given`` (any object satisfying the Embedder protocol) replaces the one ``config``
+    describes; headroom does not close it, and caches it when ``config.cache_enabled``.
+    """
+    if given is None:
+        from headroom.embedders.registry import create_embedder
+
+        made = await create_embedder(config)
+        return made, made
+    if not isinstance(given, Embedder):
+        raise ConfigError(
+            f"embedder must satisfy the Embedder protocol, got {type(given).__name__}"
+        )
+    if config.cache_enabled:
+        from headroom.embedders.cache import CachedEmbedder
+
+        return CachedEmbedder(given, config.cache_max_size), None
+    return given, None

@@ -1,0 +1,148 @@
+"""SQL written once: the columns, the chain walk, filters and the visibility rule. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+from headroom.domain import MemoryFilter, SearchFilter
+from headroom.storage.sqlite import codec
+
+__all__ = [
+    "CHAIN_IDS",
+    "COLUMNS",
+    "DELETE_FTS",
+    "HEAD_OF",
+    "INSERT_FTS",
+    "INSERT_MEMORY",
+    "IN_BATCH",
+    "chunks",
+    "filter_sql",
+    "marks",
+    "visibility_sql",
+]
+
+T = TypeVar("T")
+
+COLUMNS = (
+    "key, id, content, category, importance, user_id, session_id, agent_id, turn_id, "
+    "created_at, valid_from, valid_to, supersedes, superseded_by, metadata"
+)
+"""The columns a Memory is read from, in the order :func:`codec.row_to_memory` expects."""
+
+INSERT_MEMORY = (
+    "INSERT INTO memories (id, content, category, importance, user_id, session_id, agent_id, "
+    "turn_id, created_at, valid_from, valid_to, supersedes, superseded_by, metadata, embedding) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+INSERT_FTS = "INSERT INTO memories_fts (rowid, content, owner) VALUES (?, ?, ?)"
+
+DELETE_FTS = (
+    "INSERT INTO memories_fts (memories_fts, rowid, content, owner) VALUES ('delete', ?, ?, ?)"
+)
+"""A contentless FTS5 table forgets a row only when told the exact values it indexed."""
+
+IN_BATCH = 500
+"""Values per ``IN (...)`` list: well under SQLite's variable limit."""
+
+CHAIN_IDS = """
+WITH RECURSIVE
+  back(id, prev) AS (
+    SELECT id, supersedes FROM memories WHERE id = ?1
+    UNION SELECT m.id, m.supersedes FROM memories m JOIN back b ON m.id = b.prev),
+  fwd(id, next) AS (
+    SELECT id, superseded_by FROM memories WHERE id = ?1
+    UNION SELECT m.id, m.superseded_by FROM memories m JOIN fwd f ON m.id = f.next)
+SELECT id FROM back UNION SELECT id FROM fwd
+"""
+"""The ids of every version of the chain through ``?1`` (nothing when it does not exist)."""
+
+HEAD_OF = """
+WITH RECURSIVE fwd(id, next, depth) AS (
+    SELECT id, superseded_by, 0 FROM memories WHERE id = ?
+    UNION SELECT m.id, m.superseded_by, f.depth + 1
+    FROM memories m JOIN fwd f ON m.id = f.next)
+SELECT id FROM fwd WHERE next IS NULL ORDER BY depth DESC LIMIT 1
+"""
+"""The current version of the chain through ``?``."""
+
+_LEVEL_SQL = (
+    "CASE WHEN turn_id IS NOT NULL THEN 'turn' WHEN agent_id IS NOT NULL THEN 'agent' "
+    "WHEN session_id IS NOT NULL THEN 'session' ELSE 'user' END"
+)
+
+
+def marks(count: int) -> str:
+    """``?,?,...`` for ``count`` parameters."""
+    return ",".join("?" * count)
+
+
+def chunks(values: Sequence[T], size: int = IN_BATCH) -> Iterator[list[T]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+def filter_sql(where: MemoryFilter, *, include_paging: bool) -> tuple[str, list[Any]]:
+    """A WHERE clause (ids matched literally; None matches anything) and its parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column in ("user_id", "session_id", "agent_id", "turn_id"):
+        value = getattr(where, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if where.scope_levels is not None:
+        levels = sorted(level.value for level in where.scope_levels)
+        clauses.append(f"{_LEVEL_SQL} IN ({marks(len(levels))})")
+        params.extend(levels)
+    if where.categories is not None:
+        names = sorted(c.value for c in where.categories)
+        clauses.append(f"category IN ({marks(len(names))})")
+        params.extend(names)
+    if where.valid_at is not None:
+        at = codec.to_micros(where.valid_at)
+        clauses.append("valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)")
+        params.extend([at, at])
+    elif not where.include_superseded:
+        clauses.append("superseded_by IS NULL")
+    if where.created_after is not None:
+        clauses.append("created_at > ?")
+        params.append(codec.to_micros(where.created_after))
+    if where.created_before is not None:
+        clauses.append("created_at < ?")
+        params.append(codec.to_micros(where.created_before))
+    if where.min_importance is not None:
+        clauses.append("importance >= ?")
+        params.append(where.min_importance)
+    sql = " AND ".join(clauses) if clauses else "1"
+    if include_paging:
+        sql += " ORDER BY created_at, key"
+        if where.limit is not None or where.offset:
+            sql += " LIMIT ? OFFSET ?"
+            params.extend([-1 if where.limit is None else where.limit, where.offset])
+    return sql, params
+
+
+def visibility_sql(where: SearchFilter, alias: str = "m") -> tuple[str, list[Any]]:
+    """The scope rule as SQL: every id the row carries equals the context's."""
+    scope = where.scope
+    clauses = [f"{alias}.user_id = ?"]
+    params: list[Any] = [scope.user_id]
+    for column, value in (
+        ("session_id", scope.session_id),
+        ("agent_id", scope.agent_id),
+        ("turn_id", scope.turn_id),
+    ):
+        if value is None:
+            clauses.append(f"{alias}.{column} IS NULL")
+        else:
+            clauses.append(f"({alias}.{column} IS NULL OR {alias}.{column} = ?)")
+            params.append(value)
+    if not where.include_superseded:
+        clauses.append(f"{alias}.superseded_by IS NULL")
+    if where.categories is not None:
+        names = sorted(c.value for c in where.categories)
+        clauses.append(f"{alias}.category IN ({marks(len(names))})")
+        params.extend(names)
+    return " AND ".join(clauses), params
