@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from headroom.domain.validation import check_id
 from headroom.errors import ValidationError
 from headroom.memory import Memory, Scope, ScopeLevel
-from headroom.memory.models import check_id
 from headroom.wrapper.prompt import available_scopes, scope_ids
 
 __all__ = ["ToolContext"]
