@@ -1,6 +1,13 @@
-"""The memory engine: ``HierarchicalMemory`` and the values it takes and returns."""
+"""The memory engine: ``HierarchicalMemory`` and the values it takes and returns.
+
+The values and the config are light to import; the engine itself (numpy, and the embedder
+and storage ports with it) loads on first use of ``HierarchicalMemory``, so a command-line
+``--help`` or a program that only builds a ``MemoryConfig`` stays instant.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from headroom.domain import (
     Memory,
@@ -13,7 +20,9 @@ from headroom.domain import (
     SearchHit,
 )
 from headroom.memory.config import EmbedderBackend, MemoryConfig
-from headroom.memory.facade import HierarchicalMemory, ReembedProgress
+
+if TYPE_CHECKING:
+    from headroom.memory.facade import HierarchicalMemory, ReembedProgress
 
 __all__ = [
     "EmbedderBackend",
@@ -29,6 +38,16 @@ __all__ = [
     "ScopeLevel",
     "SearchHit",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("HierarchicalMemory", "ReembedProgress"):
+        from headroom.memory import facade
+
+        value = getattr(facade, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'headroom.memory' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -69,8 +69,8 @@ class MemoryConfig:
     vector_weight: float = 1.0
     text_weight: float = 1.0
     exact_search_threshold: int = 2_048
-    # = storage.sqlite.vector_plan.DEFAULT_EXACT_THRESHOLD (not imported: config stays light). Beyond
-    # it the index plans HNSW or gathering by cost; 20,000 made a one-user search of 10,000
+    # = storage.sqlite.vector_plan.DEFAULT_EXACT_THRESHOLD (not imported: config stays light).
+    # Beyond it the index plans HNSW or gathering by cost; 20,000 made a one-user search of 10,000
     # memories gather every vector (69 ms measured vs 3.7 ms; docs/performance.md).
 
     def __post_init__(self) -> None:
