@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.backends import backend, backend_config
+
+__all__ = ["backend", "backend_config"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -1,4 +1,4 @@
-"""The memory API, through the public facade, on real SQLite files and the real usearch index.
+"""The memory API, through the public facade, on every storage backend (``backend_config``).
 
 Uses the deterministic hashing embedder for speed; tests/test_memory_onnx.py runs the same
 engine with the real local model.
@@ -35,8 +35,8 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> MemoryConfig:
-    return MemoryConfig(db_path=tmp_path / "memory.db")
+def config(backend_config: MemoryConfig) -> MemoryConfig:
+    return backend_config
 
 
 @pytest.fixture
