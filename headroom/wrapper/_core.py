@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from headroom import _telemetry
 from headroom.embedders.base import Embedder
 from headroom.errors import (
     ClosedError,
@@ -124,6 +125,7 @@ class MemoryCore:
 
     # -- around an LLM call ------------------------------------------------------------------
 
+    @_telemetry.traced("headroom.inject")
     async def prepare(self, kwargs: Mapping[str, Any]) -> Turn:
         """Search, inject the context block and the instruction; the caller's data unchanged."""
         out = dict(kwargs)
@@ -148,8 +150,11 @@ class MemoryCore:
         else:
             logger.debug("no memory block requested: %s", plan.reason)
         out["messages"] = messages
+        _telemetry.note(memories_injected=len(shown), instructed=plan.instruct)
+        _telemetry.record("headroom.wrapper.memories_injected", len(shown))
         return Turn(out, tuple(shown), instructed=plan.instruct)
 
+    @_telemetry.traced("headroom.store")
     async def remember(self, turn: Turn, answer: StrippedAnswer) -> list[Memory]:
         """Store what the answer's blocks hold (before the caller sees the answer)."""
         if not answer.found:
@@ -167,12 +172,17 @@ class MemoryCore:
                 continue
             items.extend(parsed.items)
             problems.extend(f"memory block {p}" for p in parsed.problems)
+        _telemetry.note(blocks=len(answer.bodies), items=len(items), dropped=len(problems))
+        _telemetry.add("headroom.wrapper.blocks_dropped", len(problems))
         for problem in problems:
             logger.warning("%s", problem)
         if problems and self.options.strict:
             raise MemoryBlockError("; ".join(problems))
         try:
-            return await self._store(items, turn.shown)
+            stored = await self._store(items, turn.shown)
+            _telemetry.note(stored=len(stored))
+            _telemetry.add("headroom.wrapper.memories_stored", len(stored))
+            return stored
         except Exception as exc:
             if self.options.strict:
                 raise

@@ -1,0 +1,153 @@
+"""OpenTelemetry spans and metrics, read back with the SDK's in-memory exporter and reader.
+
+The wrapper runs for real (the ``openai`` SDK against the scripted chat server), the engine
+on a real SQLite file. Without OpenTelemetry the decorators must be the identity: checked in
+a subprocess from which the package is hidden.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from headroom.integrations import otel
+from tests.chat_server import ChatServer
+from tests.fakes import HashingEmbedder
+from tests.wrapper_support import block, sync_client
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.exporter = InMemorySpanExporter()
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+
+    def spans(self, name: str) -> list[ReadableSpan]:
+        return [s for s in self.exporter.get_finished_spans() if s.name == name]
+
+    def metrics(self) -> dict[str, list[Any]]:
+        data = self.reader.get_metrics_data()
+        out: dict[str, list[Any]] = {}
+        assert data is not None
+        for resource in data.resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    out.setdefault(metric.name, []).extend(metric.data.data_points)
+        return out
+
+
+@pytest.fixture
+def telemetry() -> Iterator[Telemetry]:
+    t = Telemetry()
+    otel.configure(tracer_provider=t.tracer_provider, meter_provider=t.meter_provider)
+    yield t
+    otel.configure()
+    t.tracer_provider.shutdown()
+    t.meter_provider.shutdown()
+
+
+def _attribute_values(spans: list[ReadableSpan]) -> list[object]:
+    return [value for span in spans for value in (span.attributes or {}).values()]
+
+
+def test_the_wrapper_reports_inject_and_store(telemetry: Telemetry, tmp_path: Path) -> None:
+    with ChatServer() as server, sync_client(server, tmp_path / "m.db", HashingEmbedder()) as c:
+        server.reply(
+            f"Noted. {block('Alice prefers green tea')}",
+            "Green tea, then.",
+            "Hello. <memory>{not json</memory>",
+        )
+        for text in ("I like green tea", "what tea do I like?", "hi"):
+            c.chat.completions.create(model="m", messages=[{"role": "user", "content": text}])
+
+    injects = telemetry.spans("headroom.inject")
+    stores = telemetry.spans("headroom.store")
+    assert len(injects) == 3 and len(stores) == 3
+    assert [s.attributes["headroom.memories_injected"] for s in injects] == [0, 1, 1]  # type: ignore[index]
+    stored = [s.attributes.get("headroom.stored") for s in stores]  # type: ignore[union-attr]
+    assert stored == [1, None, 0]  # no block in the second answer; a bad one in the third
+    assert stores[2].attributes["headroom.dropped"] == 1  # type: ignore[index]
+    values = _attribute_values(injects + stores)
+    assert not any("tea" in str(v) for v in values), values  # never the content
+    assert not any("alice" in str(v) for v in values)  # nor the user
+
+    metrics = telemetry.metrics()
+    injected = metrics["headroom.wrapper.memories_injected"][0]
+    assert injected.count == 3 and injected.sum == 2
+    assert sum(p.value for p in metrics["headroom.wrapper.memories_stored"]) == 1
+    assert sum(p.value for p in metrics["headroom.wrapper.blocks_dropped"]) == 1
+    durations = {
+        p.attributes["headroom.operation"]: p.count for p in metrics["headroom.operation.duration"]
+    }
+    assert durations["headroom.inject"] == 3 and durations["headroom.store"] == 3
+
+
+def test_a_failing_operation_is_an_error_span(telemetry: Telemetry) -> None:
+    import anyio
+
+    from headroom import _telemetry
+
+    @_telemetry.traced("headroom.test")
+    async def fails() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        anyio.run(fails)
+    (span,) = telemetry.spans("headroom.test")
+    assert span.status.status_code.name == "ERROR"
+    assert span.events[0].name == "exception"
+
+
+def test_configure_lists_the_spans() -> None:
+    assert "headroom.inject" in otel.SPANS and "headroom.search" in otel.SPANS
+
+
+_WITHOUT_OTEL = """
+import importlib.abc, sys
+
+class Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "opentelemetry":
+            raise ModuleNotFoundError(name)
+        return None
+
+sys.meta_path.insert(0, Hide())
+from headroom import _telemetry
+from headroom.wrapper._core import MemoryCore
+assert _telemetry.AVAILABLE is False
+assert not hasattr(MemoryCore.prepare, "__wrapped__"), "decorated without OpenTelemetry"
+_telemetry.note(hits=1); _telemetry.add("headroom.wrapper.blocks_dropped", 1)
+_telemetry.record("headroom.search.hits", 1.0)
+assert not [m for m in sys.modules if m.startswith("opentelemetry")]
+try:
+    from headroom.integrations import otel
+    otel.configure()
+except ImportError as exc:
+    print("hint:", exc)
+"""
+
+
+def test_without_opentelemetry_nothing_is_wrapped() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_OTEL], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'headroom[otel]'" in result.stdout
+
+
+def test_import_headroom_does_not_import_opentelemetry() -> None:
+    code = "import sys, headroom; print([m for m in sys.modules if 'opentelemetry' in m])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
