@@ -28,6 +28,7 @@ from benchmarks.machine import describe, load_average
 from benchmarks.progress import log
 from benchmarks.report import RESULTS_DIR, write_report
 from benchmarks.targets import TARGETS, evaluate
+from benchmarks.telemetry_cost import run_telemetry_cost
 
 QUICK = LatencyParams(
     sizes=(1_000, 10_000),
@@ -92,6 +93,8 @@ async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         log(f"LongMemEval: {len(questions)} questions")
         report["quality"] = await run_quality(questions, experiments=not args.quick)
         report["targets"] += quality_verdicts(report["quality"])
+    log("telemetry cost: none, API only, SDK recording")
+    report["telemetry"] = run_telemetry_cost(reps=200 if args.quick else 2000)
     report["duration_s"] = round(time.perf_counter() - started, 1)
     report["machine"]["load_average_at_end"] = load_average()
     return report

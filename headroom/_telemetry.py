@@ -25,7 +25,6 @@ from typing import Any, ClassVar, TypeVar
 __all__ = ["AVAILABLE", "add", "configure", "note", "note_ids", "record", "traced"]
 
 
-
 def _installed() -> bool:
     try:
         return importlib.util.find_spec("opentelemetry.trace") is not None

@@ -151,3 +151,78 @@ def test_import_headroom_does_not_import_opentelemetry() -> None:
     code = "import sys, headroom; print([m for m in sys.modules if 'opentelemetry' in m])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+@pytest.mark.anyio
+async def test_the_engine_reports_its_operations(telemetry: Telemetry, tmp_path: Path) -> None:
+    from headroom.memory import HierarchicalMemory, MemoryConfig
+
+    config = MemoryConfig(db_path=tmp_path / "e.db")
+    async with await HierarchicalMemory.create(config, embedder=HashingEmbedder()) as memory:
+        first = await memory.add("Alice drinks green tea", user_id="alice", session_id="s1")
+        await memory.add("Alice runs on Sundays", user_id="alice")
+        hits = await memory.search("tea", user_id="alice", session_id="s1", top_k=3)
+        new = await memory.supersede(first.id, "Alice drinks black tea")
+        assert await memory.delete(new.id) == 2
+
+    (search,) = telemetry.spans("headroom.search")
+    assert search.attributes == {
+        "headroom.top_k": 3,
+        "headroom.scope_level": "session",
+        "headroom.hits": len(hits),
+    }
+    halves = telemetry.spans("headroom.search.vector") + telemetry.spans("headroom.search.keyword")
+    assert len(halves) == 2
+    for half in halves:
+        assert half.parent is not None and half.parent.span_id == search.context.span_id
+        assert half.attributes is not None
+        assert int(half.attributes["headroom.candidates"]) >= 1  # type: ignore[arg-type]
+    assert [s.attributes for s in telemetry.spans("headroom.add")] == [
+        {"headroom.memories": 1},
+        {"headroom.memories": 1},
+    ]
+    (supersede,) = telemetry.spans("headroom.supersede")
+    assert supersede.attributes == {"headroom.scope_level": "session", "headroom.category": "fact"}
+    (delete,) = telemetry.spans("headroom.delete")
+    assert delete.attributes == {"headroom.versions": 2}
+    assert set(otel.SPANS) >= {s.name for s in telemetry.exporter.get_finished_spans()}
+
+    metrics = telemetry.metrics()
+    operations = {
+        p.attributes["headroom.operation"] for p in metrics["headroom.operation.duration"]
+    }
+    assert operations >= {
+        "headroom.search",
+        "headroom.add",
+        "headroom.supersede",
+        "headroom.delete",
+    }
+    assert metrics["headroom.search.hits"][0].sum == len(hits)
+
+
+@pytest.mark.anyio
+async def test_ids_are_recorded_only_when_asked(telemetry: Telemetry, tmp_path: Path) -> None:
+    from headroom.memory import HierarchicalMemory, MemoryConfig
+
+    otel.configure(
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        record_ids=True,
+    )
+    config = MemoryConfig(db_path=tmp_path / "e.db")
+    async with await HierarchicalMemory.create(config, embedder=HashingEmbedder()) as memory:
+        await memory.search("tea", user_id="alice", agent_id="coder")
+    (search,) = telemetry.spans("headroom.search")
+    assert search.attributes is not None
+    assert search.attributes["headroom.user_id"] == "alice"
+    assert search.attributes["headroom.agent_id"] == "coder"
+    assert "headroom.session_id" not in search.attributes
+
+
+def test_the_cost_benchmark_runs_every_mode() -> None:
+    # Tiny, so it cannot rot; no timing is asserted.
+    from benchmarks.telemetry_cost import MODES, render, run_telemetry_cost
+
+    results = run_telemetry_cost(reps=3, memories=20)
+    assert [results["modes"][m]["telemetry_available"] for m in MODES] == [False, True, True]
+    assert len(render(results)) == 4 + len(MODES)

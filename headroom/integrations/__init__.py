@@ -2,6 +2,7 @@
 
 * ``headroom.integrations.mcp``: the ``headroom mcp`` server (``pip install 'headroom[mcp]'``).
 * ``headroom.integrations.langgraph``: a LangGraph ``BaseStore`` (``'headroom[langgraph]'``).
+* ``headroom.integrations.otel``: OpenTelemetry spans and metrics (``'headroom[otel]'``).
 
 They sit above the engine and the wrapper, which never import them.
 """

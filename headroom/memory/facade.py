@@ -22,6 +22,7 @@ from typing import Any
 
 import anyio
 
+from headroom import _telemetry
 from headroom.domain import (
     Memory,
     MemoryCategory,
@@ -183,6 +184,7 @@ class HierarchicalMemory:
         )
         return (await self.add_many([item]))[0]
 
+    @_telemetry.traced("headroom.add")
     async def add_many(self, items: Sequence[NewMemory | Mapping[str, Any]]) -> list[Memory]:
         """Store many memories: one embedding call, one transaction. All or nothing."""
         self._check_open()
@@ -190,12 +192,14 @@ class HierarchicalMemory:
             raise ValidationError("add_many takes a list of NewMemory objects or dicts")
         now = _now()
         memories = [self._new_memory(item, index, now) for index, item in enumerate(items)]
+        _telemetry.note(memories=len(memories))
         if not memories:
             return []
         vectors = await self._embed([m.content for m in memories])
         await self._insert(memories, vectors)
         return memories
 
+    @_telemetry.traced("headroom.supersede")
     async def supersede(
         self,
         old_memory_id: str,
@@ -218,6 +222,7 @@ class HierarchicalMemory:
         if old_memory_id not in found:
             raise NotFoundError(old_memory_id)
         old = found[old_memory_id].memory
+        _telemetry.note(scope_level=old.scope.value, category=old.category.value)
         now = max(_now(), old.valid_from)
         new = Memory(
             id=str(uuid.uuid4()),
@@ -258,13 +263,16 @@ class HierarchicalMemory:
             metadata=target.metadata,
         )
 
+    @_telemetry.traced("headroom.delete")
     async def delete(self, memory_id: str) -> int:
         """Forget a memory: every version of its chain, from every index. How many versions."""
         self._check_open()
         check_memory_id(memory_id)
         async with self._writes:
             self._check_open()
-            return len(await self._storage.store.delete([memory_id]))
+            versions = len(await self._storage.store.delete([memory_id]))
+        _telemetry.note(versions=versions)
+        return versions
 
     async def clear(
         self,
@@ -337,6 +345,7 @@ class HierarchicalMemory:
         )
         return await self._storage.store.stats(where)
 
+    @_telemetry.traced("headroom.search")
     async def search(
         self,
         query: str,
@@ -374,9 +383,11 @@ class HierarchicalMemory:
         if isinstance(categories, (str, MemoryCategory)):
             categories = [categories]  # one category, not its letters
         wanted = None if categories is None else frozenset(map(MemoryCategory.parse, categories))
+        _telemetry.note(top_k=top_k, scope_level=scope.level.value)
+        _telemetry.note_ids(user_id=user_id, session_id=session_id, agent_id=agent_id)
         if not text.strip():
             return []
-        return await hybrid_search(
+        hits = await hybrid_search(
             self._storage,
             self._embed_query,
             text,
@@ -385,6 +396,9 @@ class HierarchicalMemory:
             weights=(self._config.vector_weight, self._config.text_weight),
             min_similarity=min_similarity,
         )
+        _telemetry.note(hits=len(hits))
+        _telemetry.record("headroom.search.hits", len(hits))
+        return hits
 
     # -- export, import and repair ------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 import numpy as np
 
+from headroom import _telemetry
 from headroom.domain import SearchFilter, SearchHit, visible
 from headroom.memory.fusion import reciprocal_rank_fusion
 from headroom.storage.base import Storage, Vector
@@ -44,17 +45,21 @@ async def hybrid_search(
     text_keys: list[int] = []
     query_vector = np.empty(0, dtype=np.float32)
 
+    @_telemetry.traced("headroom.search.vector")
     async def vector_half() -> None:
         nonlocal query_vector
         query_vector = await embed_query(text)
         if vector_weight > 0:
             found = await storage.vectors.search(query_vector, candidates, where)
             vector_keys.extend(key for key, _ in found)
+            _telemetry.note(candidates=len(found))
 
+    @_telemetry.traced("headroom.search.keyword")
     async def text_half() -> None:
         if text_weight > 0:
             found = await storage.text.search(text, candidates, where)
             text_keys.extend(key for key, _ in found)
+            _telemetry.note(candidates=len(found))
 
     await _both(vector_half, text_half)
     fused = reciprocal_rank_fusion([vector_keys, text_keys], [vector_weight, text_weight])
