@@ -23,11 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MODES", "render", "run_telemetry_cost"]
+__all__ = ["HIDE_OPENTELEMETRY", "MODES", "render", "run_telemetry_cost"]
 
 MODES = ("none", "api", "sdk")
 
-_HIDE = """
+HIDE_OPENTELEMETRY = """
+# Makes opentelemetry look uninstalled to this interpreter (a finder that refuses it).
 import importlib.abc, sys
 class _Hide(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
@@ -54,7 +55,7 @@ def run_telemetry_cost(*, reps: int = 2000, memories: int = 1000) -> dict[str, A
 
 
 def _child(mode: str, db: Path, reps: int, memories: int) -> str:
-    prelude = _HIDE if mode == "none" else ""
+    prelude = HIDE_OPENTELEMETRY if mode == "none" else ""
     return (
         prelude
         + f"import sys; sys.argv = ['x', {mode!r}, {str(db)!r}, '{reps}', '{memories}']\n"

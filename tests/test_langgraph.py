@@ -246,3 +246,24 @@ async def test_langmem_tools_async(config: MemoryConfig) -> None:
         await manage.ainvoke({"content": "Alice flies on Fridays"}, config=alice)
         found = json.loads(await search.ainvoke({"query": "flights Friday"}, config=alice))
         assert [m["value"]["content"] for m in found] == ["Alice flies on Fridays"]
+
+
+def test_without_the_langgraph_extra_the_import_says_what_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib.abc, sys\n"
+        "class Hide(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'langgraph':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        "from headroom.errors import DependencyError\n"
+        "try:\n"
+        "    import headroom.integrations.langgraph\n"
+        "except DependencyError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "pip install 'headroom[langgraph]'" in result.stdout, result.stderr

@@ -94,6 +94,10 @@ async def test_every_tool_over_stdio(db: Path) -> None:
 
         listed = data(await client.call_tool("list", {}))["memories"]
         assert [m["content"] for m in listed] == ["Alice prefers Rust now", "Alice lives in Lisbon"]
+        newest = data(await client.call_tool("list", {"limit": 1}))["memories"]
+        assert [m["content"] for m in newest] == ["Alice prefers Rust now"]
+        second = data(await client.call_tool("list", {"limit": 1, "offset": 1}))["memories"]
+        assert [m["content"] for m in second] == ["Alice lives in Lisbon"]
         day_before = datetime.fromisoformat(added["created_at"]) - timedelta(days=1)
         earlier = data(await client.call_tool("list", {"as_of": day_before.isoformat()}))
         assert earlier["memories"] == []  # nothing was current the day before
@@ -116,6 +120,8 @@ BAD_CALLS: list[tuple[str, dict[str, object], str]] = [
     ("recall", {"query": "x", "top_k": 0}, "top_k must be a positive int"),
     ("recall", {"query": "x", "session_id": "s1"}, "recall does not take 'session_id'"),
     ("list", {"as_of": "yesterday"}, "as_of is not an ISO 8601 time"),
+    ("list", {"limit": -1}, "must not be negative"),
+    ("list", {"limit": "ten"}, "limit must be a whole number"),
     ("history", {"memory_id": "nope"}, "malformed memory id 'nope'"),
     ("forget", {"memory_id": "00000000-0000-4000-8000-000000000000"}, "no memory with id"),
     ("teleport", {}, "no tool named 'teleport'"),
@@ -329,3 +335,22 @@ def test_python_is_this_environments() -> None:
     from tests.mcp_support import HEADROOM
 
     assert Path(HEADROOM).parent == Path(sys.executable).parent
+
+
+def test_without_the_mcp_extra_the_command_says_what_to_install(db: Path) -> None:
+    import subprocess
+
+    hide = (
+        "import importlib.abc, sys\n"
+        "class Hide(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'mcp':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        "from headroom.cli import main\n"
+        f"sys.exit(main(['mcp', '--user', 'alice', '--db', {str(db)!r}]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", hide], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert "pip install 'headroom[mcp]'" in result.stderr and "Traceback" not in result.stderr
+    assert not db.exists()

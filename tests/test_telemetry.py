@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from benchmarks.telemetry_cost import HIDE_OPENTELEMETRY
 from headroom.integrations import otel
 from tests.chat_server import ChatServer
 from tests.fakes import HashingEmbedder
@@ -115,15 +116,6 @@ def test_configure_lists_the_spans() -> None:
 
 
 _WITHOUT_OTEL = """
-import importlib.abc, sys
-
-class Hide(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "opentelemetry":
-            raise ModuleNotFoundError(name)
-        return None
-
-sys.meta_path.insert(0, Hide())
 from headroom import _telemetry
 from headroom.wrapper._core import MemoryCore
 assert _telemetry.AVAILABLE is False
@@ -141,7 +133,10 @@ except ImportError as exc:
 
 def test_without_opentelemetry_nothing_is_wrapped() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", _WITHOUT_OTEL], capture_output=True, text=True, check=False
+        [sys.executable, "-c", HIDE_OPENTELEMETRY + _WITHOUT_OTEL],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "pip install 'headroom[otel]'" in result.stdout

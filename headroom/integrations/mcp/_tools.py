@@ -156,16 +156,17 @@ async def _list(
     memory: HierarchicalMemory, context: ToolContext, args: Arguments
 ) -> dict[str, Any]:
     limit, offset = args.count("limit", 50), args.count("offset", 0)
+    if limit < 0 or offset < 0:
+        raise ValidationError("limit and offset must not be negative")
     where = MemoryFilter(
         user_id=context.user_id,
         scope_levels=frozenset(context.levels()),
         categories=None if (names := args.texts("categories")) is None else _categories(names),
         valid_at=args.time("as_of"),
-        limit=None if limit == 0 else limit + offset,
-        offset=0,
     )
     # The filter matches ids literally; the scope rule narrows it to what this context sees
-    # (an agent-level memory of another session, say). Newest first.
+    # (an agent-level memory of another session, say). The engine lists oldest first, so the
+    # newest page is cut after the whole list is read.
     seen = [m for m in await memory.query(where) if context.sees(m)]
     seen.reverse()
     page = seen[offset:] if limit == 0 else seen[offset : offset + limit]
