@@ -38,7 +38,7 @@ demo: install
 	$(BIN)/python -m headroom.demo
 
 docs: install
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

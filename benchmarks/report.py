@@ -157,7 +157,7 @@ def _quality(quality: dict[str, Any]) -> list[str]:
 def render_markdown(report: dict[str, Any]) -> str:
     lines = ["# headroom benchmark report", "", *_machine(report), ""]
     if report.get("targets"):
-        lines += ["## Targets (issue 5)", "", *_verdicts(report), ""]
+        lines += ["## Targets", "", *_verdicts(report), ""]
     if report["latency"]:
         lines += ["## Latency", "", *_latency(report), ""]
     if report.get("quality"):
