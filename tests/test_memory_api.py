@@ -423,3 +423,14 @@ async def test_keyword_search_bounds_common_words_but_finds_rare_ones(tmp_path: 
         common = await memory.search("weekly work meeting", user_id="u", top_k=3)
         assert len(common) == 3
         assert all(h.content.startswith("weekly work meeting") for h in common)
+
+
+async def test_errors_name_the_item_only_among_many(memory: HierarchicalMemory) -> None:
+    with pytest.raises(ValidationError) as single:
+        await memory.add("   ", user_id="u")
+    assert str(single.value) == "content must not be empty or only whitespace"
+    with pytest.raises(ValidationError, match=r"^item 1: content must not be empty"):
+        await memory.add_many(
+            [{"content": "fine", "user_id": "u"}, {"content": "", "user_id": "u"}]
+        )
+    assert await memory.query(MemoryFilter(user_id="u")) == []  # all or nothing

@@ -182,16 +182,26 @@ class HierarchicalMemory:
             turn_id=turn_id,
             metadata=metadata,
         )
-        return (await self.add_many([item]))[0]
+        return (await self._add([item], numbered=False))[0]
 
-    @_telemetry.traced("headroom.add")
     async def add_many(self, items: Sequence[NewMemory | Mapping[str, Any]]) -> list[Memory]:
         """Store many memories: one embedding call, one transaction. All or nothing."""
         self._check_open()
         if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
             raise ValidationError("add_many takes a list of NewMemory objects or dicts")
+        return await self._add(items, numbered=True)
+
+    @_telemetry.traced("headroom.add")  # one span per add or add_many
+    async def _add(
+        self, items: Iterable[NewMemory | Mapping[str, Any]], *, numbered: bool
+    ) -> list[Memory]:
+        # An error names the item ("item 3: ...") only where there are items to tell apart.
+        self._check_open()
         now = _now()
-        memories = [self._new_memory(item, index, now) for index, item in enumerate(items)]
+        memories = [
+            self._new_memory(item, index if numbered else None, now)
+            for index, item in enumerate(items)
+        ]
         _telemetry.note(memories=len(memories))
         if not memories:
             return []
@@ -483,7 +493,9 @@ class HierarchicalMemory:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _new_memory(self, item: NewMemory | Mapping[str, Any], index: int, now: datetime) -> Memory:
+    def _new_memory(
+        self, item: NewMemory | Mapping[str, Any], index: int | None, now: datetime
+    ) -> Memory:
         try:
             if isinstance(item, Mapping):
                 unknown = set(item) - set(NewMemory.__dataclass_fields__)
@@ -514,7 +526,7 @@ class HierarchicalMemory:
         except (ValidationError, TypeError) as exc:
             if isinstance(exc, TypeError):
                 exc = ValidationError(str(exc))
-            raise ValidationError(f"item {index}: {exc}") from None
+            raise ValidationError(str(exc) if index is None else f"item {index}: {exc}") from None
 
     async def _embed(self, texts: list[str]) -> Vector:
         vectors = await self._embedder.embed(texts)
