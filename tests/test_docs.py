@@ -489,3 +489,39 @@ def test_fastapi_example_serves_one_memory_per_process(sandbox: Path) -> None:
         assert bad.status_code == 422 and "gossip" in bad.text
     # Closed at shutdown: the database is free for the next process.
     assert repr(service.app.state.memory).endswith("closed>")
+
+
+def test_wrapper_page_shows_what_the_model_is_sent(tmp_path: Path) -> None:
+    """The page's samples of the injected block and of the instruction are what a client
+    with a session and an agent sends, through the real SDK to a scripted server."""
+    from openai import OpenAI
+
+    from headroom import with_memory
+    from tests.chat_server import ChatServer
+
+    samples = re.findall(r"```text\n(.*?)```", (DOCS / "wrapper.md").read_text("utf-8"), re.S)
+    context = next(s for s in samples if s.startswith("<headroom-context>"))
+    instruction = next(s for s in samples if s.startswith("Memory: if this turn"))
+    with ChatServer() as server:
+        llm = OpenAI(base_url=server.url, api_key="test", max_retries=0)
+        with with_memory(
+            llm,
+            user_id="alice",
+            session_id="monday",
+            agent_id="planner",
+            db_path=tmp_path / "w.db",
+            min_similarity=None,  # both memories injected, as on the page
+        ) as client:
+            client.memory.add("Alice works at Anthropic", category="fact")
+            client.memory.add("User prefers Python for backend work", category="preference")
+            question = "What language should I use?"
+            client.chat.completions.create(
+                model="test-model", messages=[{"role": "user", "content": question}]
+            )
+        sent = server.chat_requests()[-1]
+    assert sent.text_of("system").endswith(instruction.strip())
+
+    def undated(text: str) -> str:
+        return re.sub(r"\d{4}-\d\d-\d\d", "DATE", text).strip()
+
+    assert undated(sent.text_of("user")) == undated(context)
