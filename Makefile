@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint typecheck test test-slow bench bench-quick bench-peers demo docs clean
+.PHONY: install lint typecheck test test-slow bench bench-quick bench-retrieval bench-peers demo docs clean
 
 install: $(STAMP)
 
@@ -33,6 +33,9 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python -m benchmarks --quick
+
+bench-retrieval: install
+	$(BIN)/python -m benchmarks.retrieval
 
 demo: install
 	$(BIN)/python -m headroom.demo

@@ -1,4 +1,4 @@
-"""headroom's benchmarks: latency against the targets of issue 5, and LongMemEval retrieval.
+"""headroom's benchmarks: latency against its targets, and retrieval quality.
 
 Run ``python -m benchmarks`` (full) or ``python -m benchmarks --quick`` from the repository
 root; the report lands in ``benchmarks/results/latest.{md,json}``. ``docs/performance.md``

@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick]``: the latency suite, LongMemEval, and the report.
+"""``python -m benchmarks [--quick]``: latency, the retrieval sets, and the report.
 
     python -m benchmarks            # full: N = 1k, 10k, 100k and 1M; every LongMemEval question
     python -m benchmarks --quick    # about a minute: N = 1k and 10k; a LongMemEval slice
@@ -23,10 +23,11 @@ import anyio
 from benchmarks.embedding_cache import cache_dir
 from benchmarks.latency import LatencyParams, run_latency
 from benchmarks.lme_data import load_questions
-from benchmarks.lme_run import quality_verdicts, run_quality
+from benchmarks.lme_run import cached_embedder, quality_verdicts, run_quality
 from benchmarks.machine import describe, load_average
 from benchmarks.progress import log
 from benchmarks.report import RESULTS_DIR, write_report
+from benchmarks.retrieval import retrieval_verdicts, run_retrieval
 from benchmarks.targets import TARGETS, evaluate
 from benchmarks.telemetry_cost import run_telemetry_cost
 
@@ -56,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="about a minute; smaller N")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency suite")
     parser.add_argument("--no-quality", action="store_true", help="skip LongMemEval")
+    parser.add_argument(
+        "--no-retrieval", action="store_true", help="skip the injection set and LoCoMo"
+    )
     parser.add_argument("--no-million", action="store_true", help="skip the 1M-memory run")
     parser.add_argument(
         "--questions", type=int, default=None, help="LongMemEval questions (stratified slice)"
@@ -86,6 +90,14 @@ async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
             measurements = await run_latency(params, Path(tmp))
         report["latency"] = [m.as_dict() for m in measurements]
         report["targets"] = [v.as_dict() for v in evaluate(TARGETS, measurements)]
+    if not args.no_retrieval:
+        embedder, onnx = await cached_embedder()
+        try:
+            report["retrieval"] = await run_retrieval(embedder)
+        finally:
+            await embedder.aclose()
+            await onnx.aclose()
+        report["targets"] += retrieval_verdicts(report["retrieval"])
     if not args.no_quality:
         limit = args.questions or (QUICK_QUESTIONS if args.quick else None)
         questions = load_questions(limit=limit)

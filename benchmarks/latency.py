@@ -1,4 +1,4 @@
-"""The latency suite: every operation of issue 5's table, at each corpus size and layout.
+"""The latency suite: every operation of the targets table, at each corpus size and layout.
 
 One memory per layout is filled step by step (1k, then 10k, then 100k memories) with
 precomputed embeddings, and measured at each step:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
     "DATA_FILE",
+    "data_dir",
     "Question",
     "Scores",
     "Turn",
@@ -24,7 +26,22 @@ __all__ = [
     "session_order",
 ]
 
-DATA_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "longmemeval_s_dev.json.gz"
+
+def data_dir() -> Path:
+    """The development sets: ``$HEADROOM_DATA`` if set, else the first ``shared/data`` found
+    beside the checkout or above it (``/work/main`` and ``/work/wt/<name>`` both find it)."""
+    override = os.environ.get("HEADROOM_DATA")
+    if override:
+        return Path(override)
+    here = Path(__file__).resolve().parent
+    for parent in here.parents:
+        candidate = parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return here.parents[1] / "shared" / "data"
+
+
+DATA_FILE = data_dir() / "longmemeval_s_dev.json.gz"
 
 
 @dataclass(frozen=True, slots=True)

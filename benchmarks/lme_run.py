@@ -22,7 +22,7 @@ QUALITY_TARGETS = (
 
 
 def quality_verdicts(quality: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 5's retrieval targets, in the shape of the latency verdicts."""
+    """The LongMemEval retrieval targets, in the shape of the latency verdicts."""
     overall = quality["modes"]["hybrid"]["by_type"]["overall"]
     out = []
     for metric, description, bound in QUALITY_TARGETS:

@@ -1,4 +1,4 @@
-"""Measurements and the targets of issue 5 they are held to. Pure.
+"""Measurements and the targets they are held to. Pure.
 
 A :class:`Measurement` is one number (or latency distribution) of one operation under one
 setting. A :class:`Target` names the operation, the setting it applies to, a statistic and a

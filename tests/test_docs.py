@@ -525,3 +525,14 @@ def test_wrapper_page_shows_what_the_model_is_sent(tmp_path: Path) -> None:
         return re.sub(r"\d{4}-\d\d-\d\d", "DATE", text).strip()
 
     assert undated(sent.text_of("user")) == undated(context)
+
+
+def test_wrapper_page_states_the_injection_decision() -> None:
+    from headroom.wrapper import DEFAULT_MIN_SIMILARITY, query, relevance
+
+    text = " ".join((DOCS / "wrapper.md").read_text(encoding="utf-8").split())
+    assert f"| `min_similarity` | `{DEFAULT_MIN_SIMILARITY:g}` |" in text
+    assert f"`min_similarity + {relevance.IMPERSONAL_MARGIN:g}`" in text
+    assert f"at least {relevance.KEYWORD_COVERAGE:.0%} of the question's content words" in text
+    assert f"its similarity is at least {relevance.KEYWORD_FLOOR:g}" in text
+    assert f"at most {query.DEFAULT_WINDOW_CHARS} characters of them" in text

@@ -716,7 +716,8 @@ def test_a_preference_is_recalled_by_a_new_client(server: ChatServer, db: Path) 
     server.reply("Python, since you prefer it for backend work.")
     with client() as second:
         response = second.chat.completions.create(
-            model="gpt-4o", messages=[{"role": "user", "content": "What language should I use?"}]
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "What language should I use for the API?"}],
         )
     assert response.choices[0].message.content.startswith("Python")
     context = context_of(server.last)

@@ -46,10 +46,15 @@ from headroom.wrapper.prompt import (
     scope_ids,
     storage_scope,
 )
+from headroom.wrapper.query import search_query
+from headroom.wrapper.relevance import select
 
 __all__ = ["MemoryCore", "MemoryOptions", "Turn"]
 
 logger = logging.getLogger("headroom.wrapper")
+
+#: Search this many times ``top_k`` hits, and inject the ``top_k`` best relevant ones.
+_SEARCH_POOL = 2
 
 #: Stored with every memory the wrapper writes, so they can be told apart later.
 _METADATA = {"source": "with_memory"}
@@ -140,8 +145,18 @@ class MemoryCore:
             return Turn(out, (), instructed=False)
         shown: list[Memory] = []
         if plan.query.strip():
-            hits = await self._search_for_context(plan.query)
-            block, shown = format_context([h.memory for h in hits], self.options.max_context_tokens)
+            query = search_query(messages, plan.user_index)
+            hits = await self._search_for_context(query.text)
+            relevant = select(
+                plan.query,
+                hits,
+                floor=self.options.min_similarity,
+                personal=query.personal,
+                limit=self.options.top_k,
+            )
+            block, shown = format_context(
+                [h.memory for h in relevant], self.options.max_context_tokens
+            )
             if shown:
                 messages = inject_context(messages, plan.user_index, block)
         if plan.instruct:
@@ -197,8 +212,9 @@ class MemoryCore:
                 user_id=self.options.user_id,
                 session_id=self.options.session_id,
                 agent_id=self.options.agent_id,
-                top_k=self.options.top_k,
-                min_similarity=self.options.min_similarity,
+                # The relevant ones among twice as many: a paraphrase's memory is often
+                # ranked just past top_k.
+                top_k=self.options.top_k * _SEARCH_POOL,
             )
         except Exception as exc:
             if self.options.strict:

@@ -27,6 +27,7 @@ from headroom.scoping import ScopeLevel
 from headroom.wrapper._core import MemoryCore, MemoryOptions, Turn
 from headroom.wrapper._responses import AsyncMemoryStream, MemoryStream, strip_completion
 from headroom.wrapper.block import StrippedAnswer
+from headroom.wrapper.relevance import DEFAULT_FLOOR
 
 if TYPE_CHECKING:
     from groq import AsyncGroq, Groq
@@ -47,11 +48,11 @@ logger = logging.getLogger("headroom.wrapper")
 DEFAULT_MAX_CONTEXT_TOKENS = 1000
 """The injected block's budget, in approximate tokens (four characters each)."""
 
-DEFAULT_MIN_SIMILARITY = 0.2
-"""The relevance floor: memories less similar to the query (cosine) are not injected.
-
-Measured with the default all-MiniLM-L6-v2: related pairs score 0.3 to 0.6, unrelated
-small talk below 0.19. Another embedding model may want another value.
+DEFAULT_MIN_SIMILARITY = DEFAULT_FLOOR
+"""The relevance floor: a memory this similar to the query (cosine) is injected on meaning
+alone; one less similar only when it also holds most of the question's content words
+(``headroom.wrapper.relevance``). Measured on the injection case set with the default
+all-MiniLM-L6-v2 (docs/performance.md); another embedding model may want another value.
 """
 
 
@@ -130,11 +131,13 @@ def with_memory(
     ``config`` / ``db_path`` / ``embedder`` say which to open, on first use (the default: the
     engine's default database). Clients over the same database share one engine.
 
-    Before each ``chat.completions.create`` the ``top_k`` memories this client can see that
-    are at least ``min_similarity`` similar to the last user message are prepended to it
-    (within ``max_context_tokens``); a short instruction asks the model to end with a
-    ``<memory>`` block, which is stored and removed from the answer. Memory failures are
-    logged and the answer returned; ``strict=True`` raises them instead.
+    Before each ``chat.completions.create`` the ``top_k`` best memories this client can see
+    for the last user message (with the turns before it when it is a follow-up) are searched,
+    and those that are relevant (at least ``min_similarity`` similar, or holding most of the
+    message's content words) are prepended to it within ``max_context_tokens``; None injects
+    all ``top_k``. A short instruction asks the model to end with a ``<memory>`` block, which
+    is stored and removed from the answer. Memory failures are logged and the answer
+    returned; ``strict=True`` raises them instead.
     """
     if isinstance(client, (MemoryClient, AsyncMemoryClient)):
         raise ConfigError("this client already has a memory")

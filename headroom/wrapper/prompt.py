@@ -20,6 +20,7 @@ from typing import Any
 from headroom.domain import Memory, MemoryCategory
 from headroom.scoping import ScopeLevel
 from headroom.wrapper.block import CLOSE_TAG, OPEN_TAG
+from headroom.wrapper.query import message_text
 
 __all__ = [
     "CONTEXT_CLOSE",
@@ -143,7 +144,7 @@ def plan_turn(messages: Sequence[object], options: Mapping[str, Any]) -> TurnPla
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
         if isinstance(message, Mapping) and message.get("role") == "user":
-            user_index, query = index, _text_of(message)
+            user_index, query = index, message_text(message)
             break
     if user_index is None:
         return TurnPlan(None, "", instruct=False, reason="no user message")
@@ -158,20 +159,6 @@ def plan_turn(messages: Sequence[object], options: Mapping[str, Any]) -> TurnPla
 
 def _is_text_format(response_format: object) -> bool:
     return isinstance(response_format, Mapping) and response_format.get("type") == "text"
-
-
-def _text_of(message: Mapping[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Sequence):
-        texts = [
-            part.get("text")
-            for part in content
-            if isinstance(part, Mapping) and part.get("type") == "text"
-        ]
-        return "\n".join(t for t in texts if isinstance(t, str))
-    return ""
 
 
 def inject_context(messages: Sequence[Any], index: int, block: str) -> list[Any]:

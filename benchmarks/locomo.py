@@ -1,0 +1,276 @@
+"""LoCoMo retrieval through the public API: extracted facts and raw turns, with alternatives.
+
+For each conversation and setting, one fresh memory for one user holds every fact (or turn);
+every question is searched once with the engine's defaults, deep enough for the variants
+(``DEPTH``), and the variants re-rank those same hits:
+
+* **engine defaults**: the fused order, as ``search`` returns it;
+* **diversity (MMR)**: maximal marginal relevance over the fused list, a memory's score being
+  ``(1 - lambda) * fused-rank-score - lambda * its highest similarity to those already chosen``,
+  so that a second relevant memory about another part of a multi-hop question can rise;
+* **with the turn before**: a turn memory indexed with the turn before it (content and vector);
+* **with the photo caption**: a turn that shares a photo carries its caption, as LoCoMo's own
+  retrieval baselines do.
+
+Embeddings come from the on-disk cache (the bundled model), so reruns embed nothing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import numpy as np
+
+from benchmarks.fixtures import open_memory
+from benchmarks.locomo_data import (
+    CATEGORY_NAMES,
+    DATA_FILE,
+    Conversation,
+    LocomoQuestion,
+    fact_scores,
+    load_conversations,
+    turn_recall,
+)
+from headroom.embedders.base import Embedder
+from headroom.memory import NewMemory, SearchHit
+
+__all__ = ["TurnText", "mmr", "run_locomo"]
+
+USER = "locomo-user"
+DEPTH = 30
+"""Hits searched per question: the re-ranking variants pick their first 10 from these."""
+
+TurnText = Callable[[Conversation, int], str]
+
+
+def _plain(conversation: Conversation, index: int) -> str:
+    return conversation.turns[index].content
+
+
+def _with_previous(conversation: Conversation, index: int) -> str:
+    turn = conversation.turns[index]
+    if index == 0 or conversation.turns[index - 1].session != turn.session:
+        return turn.content
+    return f"{conversation.turns[index - 1].content}\n{turn.content}"
+
+
+def _with_caption(conversation: Conversation, index: int) -> str:
+    turn = conversation.turns[index]
+    if turn.caption is None:
+        return turn.content
+    return f"{turn.content} [shares {turn.caption}]"
+
+
+@dataclass(frozen=True, slots=True)
+class _Searched:
+    question: LocomoQuestion
+    top: list[str]
+    """What ``search`` returns at the setting's own ``top_k`` (5 facts, 10 turns)."""
+    keys: list[str]
+    """The hits of the deep search (``DEPTH``): identities (fact index or dia_id)."""
+    vectors: np.ndarray[Any, np.dtype[np.float32]]
+    scores: list[float]
+
+
+def mmr(
+    scores: Sequence[float],
+    vectors: np.ndarray[Any, np.dtype[np.float32]],
+    k: int,
+    *,
+    weight: float,
+) -> list[int]:
+    """Maximal marginal relevance: indexes of ``k`` items, relevance from the fused ``scores``
+    (scaled to [0, 1]), redundancy as the highest cosine to an item already chosen."""
+    if not len(scores):
+        return []
+    relevance = np.asarray(scores, dtype=np.float64)
+    span = relevance.max() - relevance.min()
+    relevance = (relevance - relevance.min()) / span if span > 0 else np.ones_like(relevance)
+    similar = vectors @ vectors.T
+    chosen: list[int] = []
+    left = list(range(len(scores)))
+    while left and len(chosen) < k:
+        best = max(
+            left,
+            key=lambda i: (
+                (1 - weight) * relevance[i]
+                - weight * (max(similar[i, j] for j in chosen) if chosen else 0.0)
+            ),
+        )
+        chosen.append(best)
+        left.remove(best)
+    return chosen
+
+
+async def _search_all(
+    conversation: Conversation,
+    embedder: Embedder,
+    workdir: Path,
+    contents: list[str],
+    keys: list[str],
+    top_k: int,
+) -> list[_Searched]:
+    memory = await open_memory(workdir / f"{conversation.id}.db", embedder)
+    try:
+        await memory.add_many(
+            [
+                NewMemory(content=text, user_id=USER, metadata={"key": key})
+                for text, key in zip(contents, keys, strict=True)
+            ]
+        )
+        out = []
+        for question in conversation.questions:
+            top = await memory.search(question.question, user_id=USER, top_k=top_k)
+            hits: list[SearchHit] = await memory.search(
+                question.question, user_id=USER, top_k=DEPTH
+            )
+            vectors = await embedder.embed([h.content for h in hits]) if hits else None
+            matrix = (
+                np.zeros((0, embedder.dimension), dtype=np.float32)
+                if vectors is None
+                else vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            )
+            out.append(
+                _Searched(
+                    question,
+                    [str(h.memory.metadata["key"]) for h in top],
+                    [str(h.memory.metadata["key"]) for h in hits],
+                    matrix.astype(np.float32),
+                    [h.score for h in hits],
+                )
+            )
+        return out
+    finally:
+        await memory.aclose()
+        await anyio.to_thread.run_sync(_remove_files, workdir, conversation.id)
+
+
+def _remove_files(workdir: Path, stem: str) -> None:
+    for leftover in workdir.glob(f"{stem}.db*"):
+        leftover.unlink()
+
+
+Rerank = Callable[[_Searched], list[str]]
+
+
+def _fused(searched: _Searched) -> list[str]:
+    return searched.top
+
+
+def _mmr(weight: float) -> Rerank:
+    def rerank(searched: _Searched) -> list[str]:
+        order = mmr(searched.scores, searched.vectors, 10, weight=weight)
+        return [searched.keys[i] for i in order]
+
+    return rerank
+
+
+_RERANKS: tuple[tuple[str, Rerank], ...] = (
+    ("engine defaults", _fused),
+    ("diversity (MMR 0.1)", _mmr(0.1)),
+    ("diversity (MMR 0.2)", _mmr(0.2)),
+    ("diversity (MMR 0.3)", _mmr(0.3)),
+)
+
+
+def _by_category(rows: list[tuple[int, dict[str, float]]], metrics: Sequence[str]) -> Any:
+    groups: dict[str, list[dict[str, float]]] = {"overall": [r for _, r in rows]}
+    for category, row in rows:
+        groups.setdefault(CATEGORY_NAMES[category], []).append(row)
+    return {
+        name: {
+            "questions": len(members),
+            **{m: round(sum(r[m] for r in members) / len(members), 3) for m in metrics},
+        }
+        for name, members in groups.items()
+    }
+
+
+async def _facts(
+    conversations: Sequence[Conversation], embedder: Embedder, workdir: Path
+) -> list[dict[str, Any]]:
+    rows: dict[str, list[tuple[int, dict[str, float]]]] = {name: [] for name, _ in _RERANKS}
+    for conversation in conversations:
+        contents = [f.text for f in conversation.facts]
+        keys = [str(f.index) for f in conversation.facts]
+        for searched in await _search_all(conversation, embedder, workdir, contents, keys, 5):
+            relevant = conversation.relevant_facts(searched.question)
+            if not relevant:
+                continue
+            for name, rerank in _RERANKS:
+                ranked = [int(k) for k in rerank(searched)]
+                any5, r5 = fact_scores(relevant, ranked, 5)
+                rows[name].append((searched.question.category, {"any@5": any5, "R@5": r5}))
+    return [
+        {"name": name, "by_category": _by_category(rows[name], ("any@5", "R@5"))}
+        for name, _ in _RERANKS
+    ]
+
+
+_TURN_TEXTS: tuple[tuple[str, str, TurnText], ...] = (
+    ("", "a turn as spoken", _plain),
+    (
+        ", with the turn before",
+        "content and vector of the turn before and the turn",
+        _with_previous,
+    ),
+    (", with the photo caption", "a turn sharing a photo carries its caption", _with_caption),
+)
+
+
+async def _turns(
+    conversations: Sequence[Conversation], embedder: Embedder, workdir: Path
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for suffix, note, text in _TURN_TEXTS:
+        rows: dict[str, list[tuple[int, dict[str, float]]]] = {name: [] for name, _ in _RERANKS}
+        for conversation in conversations:
+            contents = [text(conversation, i) for i in range(len(conversation.turns))]
+            keys = [t.dia_id for t in conversation.turns]
+            searches = await _search_all(conversation, embedder, workdir, contents, keys, 10)
+            for searched in searches:
+                evidence = conversation.evidence_turns(searched.question)
+                if not evidence:
+                    continue
+                for name, rerank in _RERANKS:
+                    ranked = rerank(searched)
+                    rows[name].append(
+                        (
+                            searched.question.category,
+                            {
+                                "R@5": turn_recall(evidence, ranked, 5),
+                                "R@10": turn_recall(evidence, ranked, 10),
+                            },
+                        )
+                    )
+        for name, _ in _RERANKS:
+            out.append(
+                {
+                    "name": name + suffix,
+                    "note": note,
+                    "by_category": _by_category(rows[name], ("R@5", "R@10")),
+                }
+            )
+    return out
+
+
+async def run_locomo(embedder: Embedder, path: Path = DATA_FILE) -> dict[str, Any]:
+    """Both settings on the conversations of ``path``, every variant."""
+    started = time.perf_counter()
+    conversations = load_conversations(path)
+    with tempfile.TemporaryDirectory(prefix="headroom-locomo-") as tmp:
+        facts = await _facts(conversations, embedder, Path(tmp))
+        turns = await _turns(conversations, embedder, Path(tmp))
+    return {
+        "conversations": [c.id for c in conversations],
+        "facts": facts,
+        "turns": turns,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
