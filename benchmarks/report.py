@@ -218,6 +218,28 @@ def _locomo(locomo: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _duplicates(restated: dict[str, Any]) -> list[str]:
+    sims = restated["similarity"]
+    lines = [
+        f"{restated['restated_pairs']} restatements, {restated['distinct_pairs']} different facts "
+        f"alike; similarity (min / median / max) restated {sims['restated_min_median_max']}, "
+        f"different {sims['distinct_min_median_max']}.",
+        "",
+    ]
+    rows = [
+        [
+            r["name"],
+            f"{r['restatements_recognised']} / {restated['restated_pairs']}",
+            f"{r['different_facts_lost']} / {restated['distinct_pairs']}",
+            "; ".join(r["lost"]) or "-",
+            r["note"],
+        ]
+        for r in restated["rules"]
+    ]
+    headers = ["rule", "restatements recognised", "different facts lost", "lost", "what"]
+    return lines + _table(headers, rows)
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     lines = ["# headroom benchmark report", "", *_machine(report), ""]
     if report.get("targets"):
@@ -229,6 +251,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["## Injection decision (case set)", "", *_injection(retrieval["injection"]), ""]
         lines += ["## LoCoMo retrieval (development conversations)", ""]
         lines += _locomo(retrieval["locomo"])
+        if "duplicates" in retrieval:
+            lines += ["## Restated memories (pairs)", "", *_duplicates(retrieval["duplicates"])]
+            lines.append("")
     if report.get("quality"):
         lines += ["## LongMemEval retrieval (development slice)", "", *_quality(report["quality"])]
         lines.append("")

@@ -1,12 +1,13 @@
-"""``python -m benchmarks.retrieval``: every retrieval-quality set, in about two minutes.
+"""``python -m benchmarks.retrieval``: every retrieval-quality set, in a few minutes.
 
     python -m benchmarks.retrieval                 # injection set, LoCoMo, LongMemEval
     python -m benchmarks.retrieval --no-longmemeval
 
 The injection case set (:mod:`benchmarks.injection`), the LoCoMo development conversations
-(:mod:`benchmarks.locomo`) and the LongMemEval development slice (:mod:`benchmarks.lme_run`),
-with their targets. A change to the search path should leave these numbers where they are
-(or better): run this before and after. ``python -m benchmarks`` includes the same sets.
+(:mod:`benchmarks.locomo`), the restated-memory pairs (:mod:`benchmarks.duplicates`) and the
+LongMemEval development slice (:mod:`benchmarks.lme_run`), with their targets. A change to
+the search path should leave these numbers where they are (or better): run this before and
+after. ``python -m benchmarks`` includes the same sets.
 Writes ``benchmarks/results/retrieval.{md,json}`` (``--stem`` changes the name); embeddings
 come from the on-disk cache, so a second run embeds nothing.
 """
@@ -23,6 +24,7 @@ from typing import Any
 
 import anyio
 
+from benchmarks.duplicates import run_duplicates
 from benchmarks.injection import run_injection
 from benchmarks.lme_data import load_questions
 from benchmarks.lme_run import cached_embedder, quality_verdicts, run_quality
@@ -80,7 +82,9 @@ async def run_retrieval(embedder: Embedder) -> dict[str, Any]:
     injection = await run_injection(embedder)
     log("LoCoMo: facts and turns")
     locomo = await run_locomo(embedder)
-    return {"injection": injection, "locomo": locomo}
+    log("restated memories")
+    restated = await run_duplicates(embedder)
+    return {"injection": injection, "locomo": locomo, "duplicates": restated}
 
 
 def _parser() -> argparse.ArgumentParser:

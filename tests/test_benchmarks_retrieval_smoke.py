@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from benchmarks.duplicates import run_duplicates
 from benchmarks.injection import run_injection, variants
 from benchmarks.injection_cases import PERSONAS, cases
 from benchmarks.locomo import mmr, run_locomo
@@ -103,7 +104,11 @@ async def test_the_harnesses_run_and_render(tmp_path: Path) -> None:
     assert [v["name"] for v in injection["variants"]] == [v.name for v in variants()]
     locomo = await run_locomo(embedder, path)
     assert locomo["facts"][0]["by_category"]["overall"]["questions"] == 3
-    retrieval = {"injection": injection, "locomo": locomo}
+    restated = await run_duplicates(embedder)
+    assert restated["rules"][0]["name"] == "wrapper defaults"
+    retrieval = {"injection": injection, "locomo": locomo, "duplicates": restated}
+    verdicts = retrieval_verdicts(retrieval)
+    assert len(verdicts) == 4
     report = {
         "command": "smoke",
         "mode": "smoke",
@@ -111,12 +116,12 @@ async def test_the_harnesses_run_and_render(tmp_path: Path) -> None:
         "machine": describe(),
         "parameters": {},
         "latency": [],
-        "targets": retrieval_verdicts(retrieval),
+        "targets": verdicts,
         "retrieval": retrieval,
     }
     text = render_markdown(report)
     assert "## Injection decision (case set)" in text and "**turns** (R@5 / R@10)" in text
-    assert len(report["targets"]) == 4
+    assert "## Restated memories (pairs)" in text
 
 
 def test_mmr_prefers_a_different_second_item() -> None:

@@ -36,6 +36,7 @@ from headroom.memory import (
 from headroom.scoping import ScopeLevel
 from headroom.wrapper import _engines
 from headroom.wrapper.block import BlockItem, StrippedAnswer, parse_block
+from headroom.wrapper.duplicates import Relation, compare, normalized
 from headroom.wrapper.prompt import (
     add_instruction,
     available_scopes,
@@ -55,6 +56,9 @@ logger = logging.getLogger("headroom.wrapper")
 
 #: Search this many times ``top_k`` hits, and inject the ``top_k`` best relevant ones.
 _SEARCH_POOL = 2
+
+#: Stored memories compared with each new one from a block (the most similar first).
+_RESTATED_CANDIDATES = 3
 
 #: Stored with every memory the wrapper writes, so they can be told apart later.
 _METADATA = {"source": "with_memory"}
@@ -225,13 +229,13 @@ class MemoryCore:
             return []
 
     async def _store(self, items: Sequence[BlockItem], shown: Sequence[Memory]) -> list[Memory]:
-        known = {_normalized(m.content) for m in shown}
+        known = {normalized(m.content) for m in shown}
         fresh: list[NewMemory] = []
         replacements: list[tuple[Memory, BlockItem]] = []
         for item in items:
-            key = _normalized(item.content)
+            key = normalized(item.content)
             if key in known:
-                continue  # the model restated what it was shown
+                continue  # the model restated what it was shown, or an item of this block
             known.add(key)
             if item.supersedes is not None:
                 if item.supersedes <= len(shown):
@@ -255,9 +259,47 @@ class MemoryCore:
                 fresh.append(self._new_memory(item))  # deleted since it was shown
             except ValidationError as exc:
                 self._rejected(item.content, exc)
+        for memory in list(fresh):
+            relation, hit = await self._relation(engine, memory)
+            if relation is Relation.OTHER:
+                continue
+            fresh.remove(memory)
+            if relation is Relation.BROADER and hit is not None:
+                logger.debug("memory block: %r extends %s; a new version", memory.content, hit.id)
+                stored.append(await _extend(engine, hit.memory, memory))
+            else:
+                logger.debug("memory block: %r is stored already; not again", memory.content)
         if fresh:
             stored.extend(await self._add_each(engine, fresh))
         return stored
+
+    async def _relation(
+        self, engine: HierarchicalMemory, new: NewMemory
+    ) -> tuple[Relation, SearchHit | None]:
+        """How ``new`` relates to the current memories seen wherever it would be stored.
+
+        A memory it extends is replaced only at the same level: a session's detail does not
+        become a new version of a user-level memory. One search (the engine's embedding cache
+        serves the add after it).
+        """
+        hits = await engine.search(
+            new.content,
+            user_id=new.user_id,
+            session_id=new.session_id,
+            agent_id=new.agent_id,
+            top_k=_RESTATED_CANDIDATES,
+        )
+        for hit in hits:
+            relation = compare(new.content, hit.content, hit.similarity)
+            same_level = (hit.memory.session_id, hit.memory.agent_id) == (
+                new.session_id,
+                new.agent_id,
+            )
+            if relation is Relation.BROADER and not same_level:
+                continue
+            if relation is not Relation.OTHER:
+                return relation, hit
+        return Relation.OTHER, None
 
     async def _add_each(
         self, engine: HierarchicalMemory, items: Sequence[NewMemory]
@@ -356,6 +398,15 @@ class MemoryCore:
             raise NotFoundError(memory_id)
 
 
+async def _extend(engine: HierarchicalMemory, old: Memory, new: NewMemory) -> Memory:
+    """``new`` as the next version of ``old``, which it holds whole; the higher importance."""
+    importance = max(old.importance, new.importance)
+    try:
+        return await engine.supersede(old.id, new.content, importance=importance)
+    except SupersededError as exc:
+        return await engine.supersede(exc.head_id, new.content, importance=importance)
+
+
 async def _supersede(engine: HierarchicalMemory, old: Memory, item: BlockItem) -> Memory:
     try:
         return await engine.supersede(
@@ -366,7 +417,3 @@ async def _supersede(engine: HierarchicalMemory, old: Memory, item: BlockItem) -
         return await engine.supersede(
             exc.head_id, item.content, category=item.category, importance=item.importance
         )
-
-
-def _normalized(text: str) -> str:
-    return " ".join(text.split()).casefold()
