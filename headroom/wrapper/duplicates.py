@@ -32,7 +32,7 @@ from __future__ import annotations
 import enum
 import re
 
-from headroom.storage.fts_query import STOP_WORDS
+from headroom.domain.words import STOP_WORDS
 from headroom.wrapper.relevance import stem
 
 __all__ = ["RESTATE_SIMILARITY", "Relation", "compare", "content_words", "normalized"]

@@ -24,8 +24,8 @@ import re
 from collections.abc import Sequence
 from typing import TypeVar
 
+from headroom.domain.words import terms
 from headroom.memory import SearchHit
-from headroom.storage.fts_query import terms
 
 __all__ = [
     "DEFAULT_FLOOR",
