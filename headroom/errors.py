@@ -11,6 +11,7 @@
     ├── DependencyError(ImportError)          a dependency is missing (says what to install)
     ├── StorageError                          the database or an index failed
     │   ├── DatabaseLockedError               another process holds the database
+    │   ├── DatabaseUnavailableError          the database server cannot be reached (retry later)
     │   ├── CorruptDatabaseError              the database file is unreadable (never overwritten)
     │   └── SchemaVersionError                the database was written by a newer headroom
     ├── EmbedderError                         an embedder failed
@@ -22,8 +23,8 @@
     │   └── EmbedderResponseError             the server answered something unreadable
     └── MemoryBlockError(ValueError)          a <memory> block could not be parsed (wrapper, strict)
 
-Backend exceptions (sqlite3, httpx, onnxruntime, usearch) are translated where they are raised
-and chained with ``raise ... from exc``; none escapes untranslated.
+Backend exceptions (sqlite3, asyncpg, httpx, onnxruntime, usearch) are translated where they
+are raised and chained with ``raise ... from exc``; none escapes untranslated.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "ConfigError",
     "CorruptDatabaseError",
     "DatabaseLockedError",
+    "DatabaseUnavailableError",
     "DependencyError",
     "DimensionMismatchError",
     "EmbedderAuthError",
@@ -103,6 +105,14 @@ class StorageError(HeadroomError):
 
 class DatabaseLockedError(StorageError):
     """Another process has the database open."""
+
+
+class DatabaseUnavailableError(StorageError):
+    """The database server cannot be reached: down, restarting, or refusing connections.
+
+    Nothing of the failed operation was acknowledged; the engine reconnects by itself once
+    the server is back, so the operation can be retried.
+    """
 
 
 class CorruptDatabaseError(StorageError):

@@ -2,9 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.backends import backend, backend_config
+from tests.backends import (
+    backend,
+    backend_config,
+    new_config,
+    postgres_config,
+    postgres_server,
+)
 
-__all__ = ["backend", "backend_config"]
+__all__ = ["backend", "backend_config", "new_config", "postgres_config", "postgres_server"]
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ deleted or cleared, so every memory written for them must be there at the end (n
 writes); users ``churn*`` are deleted from and cleared while others write to them. Racing
 supersedes and deletes may lose the race (SupersededError, NotFoundError); nothing else may
 fail. At the end, and again after a reopen: one head per chain, the vector index holds exactly
-SQLite's keys, and every kept memory is found by its own words.
+the database's keys, and every kept memory is found by its own words. These run on every
+backend; the process lock of the SQLite file has its own tests at the end.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 from headroom.errors import DatabaseLockedError, NotFoundError, SupersededError
 from headroom.memory import HierarchicalMemory, Memory, MemoryConfig, MemoryFilter, NewMemory
 from tests.fakes import HashingEmbedder
-from tests.introspect import index_keys, stored_keys
+from tests.introspect import index_and_stored_keys
 
 pytestmark = pytest.mark.anyio
 
@@ -49,14 +50,14 @@ async def _check_consistent(memory: HierarchicalMemory) -> list[Memory]:
     rows = await memory.query(MemoryFilter(include_superseded=True))
     for chain in _chains(rows):
         assert [m.is_current for m in chain] == [False] * (len(chain) - 1) + [True]
-    store_keys = stored_keys(memory)  # white box: the two indexes agree
-    assert await index_keys(memory) == store_keys
+    in_index, store_keys = await index_and_stored_keys(memory)  # white box: the indexes agree
+    assert in_index == store_keys
     assert len(store_keys) == len(rows)
     return rows
 
 
-async def test_hundreds_of_concurrent_tasks(tmp_path: Path) -> None:
-    config = MemoryConfig(db_path=tmp_path / "memory.db")
+async def test_hundreds_of_concurrent_tasks(backend_config: MemoryConfig) -> None:
+    config = backend_config
     rng = random.Random(3)
     written: list[Memory] = []  # every memory a task got back for a keep user
     superseded_to: dict[str, str] = {}  # old id -> the new id that won the race
@@ -155,8 +156,10 @@ async def test_hundreds_of_concurrent_tasks(tmp_path: Path) -> None:
         assert {m.id for m in written} <= {m.id for m in rows}
 
 
-async def test_concurrent_supersedes_of_one_memory_leave_one_head(tmp_path: Path) -> None:
-    config = MemoryConfig(db_path=tmp_path / "memory.db")
+async def test_concurrent_supersedes_of_one_memory_leave_one_head(
+    backend_config: MemoryConfig,
+) -> None:
+    config = backend_config
     async with await HierarchicalMemory.create(config, embedder=HashingEmbedder()) as memory:
         first = await memory.add("version 0", user_id="u")
         head = first.id
@@ -187,8 +190,10 @@ async def test_concurrent_supersedes_of_one_memory_leave_one_head(tmp_path: Path
         await _check_consistent(memory)
 
 
-async def test_delete_and_clear_racing_writes_leave_no_orphans(tmp_path: Path) -> None:
-    config = MemoryConfig(db_path=tmp_path / "memory.db")
+async def test_delete_and_clear_racing_writes_leave_no_orphans(
+    backend_config: MemoryConfig,
+) -> None:
+    config = backend_config
     async with await HierarchicalMemory.create(config, embedder=HashingEmbedder()) as memory:
 
         async def add(i: int) -> None:

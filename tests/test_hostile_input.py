@@ -7,7 +7,6 @@ count, zero or misshapen vectors) are fakes injected at the embedder port.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -27,8 +26,9 @@ from headroom.errors import (
     ValidationError,
 )
 from headroom.memory import HierarchicalMemory, MemoryConfig, MemoryFilter, NewMemory
+from tests.backends import NewConfig
 from tests.fakes import HashingEmbedder
-from tests.introspect import index_keys
+from tests.introspect import footprint
 
 pytestmark = pytest.mark.anyio
 
@@ -37,25 +37,14 @@ UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> MemoryConfig:
-    return MemoryConfig(db_path=tmp_path / "memory.db", max_content_chars=LIMIT)
+def config(new_config: NewConfig) -> MemoryConfig:
+    return new_config(max_content_chars=LIMIT)
 
 
 @pytest.fixture
 async def memory(config: MemoryConfig) -> AsyncIterator[HierarchicalMemory]:
     async with await HierarchicalMemory.create(config, embedder=HashingEmbedder()) as m:
         yield m
-
-
-async def footprint(memory: HierarchicalMemory) -> tuple[int, list[int], int]:
-    """Rows, vector index keys and FTS rows: what any write would change."""
-    conn = sqlite3.connect(f"file:{memory.config.path}?mode=ro", uri=True)
-    try:
-        (fts_rows,) = conn.execute("SELECT count(*) FROM memories_fts").fetchone()
-    finally:
-        conn.close()
-    keys = await index_keys(memory)  # white box: the index itself
-    return (await memory.stats()).total, keys, int(fts_rows)
 
 
 def _deep(depth: int) -> dict[str, Any]:

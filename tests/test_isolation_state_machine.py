@@ -1,7 +1,8 @@
 """Isolation: random interleavings of every operation across users, sessions, agents and turns.
 
-A hypothesis state machine drives one HierarchicalMemory (real SQLite, real usearch index) and
-a pure Python model side by side. The model states the scope rule on its own (it does not call
+A hypothesis state machine drives one HierarchicalMemory (real SQLite and usearch index, or a
+real PostgreSQL with pgvector) and a pure Python model side by side. The model states the scope
+rule on its own (it does not call
 headroom.scoping): a context sees a memory when the user ids are equal and every other id the
 memory carries equals the context's. After every step the invariants compare, against the
 model: search (current and with history) in a rotating set of contexts and in the contexts the
@@ -17,8 +18,9 @@ import asyncio
 import itertools
 import shutil
 import tempfile
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,12 +34,14 @@ from hypothesis.stateful import (
     multiple,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
 
 from headroom.errors import NotFoundError, SupersededError, ValidationError
 from headroom.memory import HierarchicalMemory, MemoryConfig, MemoryFilter, NewMemory, ScopeLevel
 from headroom.scoping import Scope, sees
 from tests.fakes import HashingEmbedder
+from tests.postgres_server import PostgresServer
 
 T = TypeVar("T")
 
@@ -110,14 +114,24 @@ filters = st.builds(
 )
 
 
+Database = tuple[MemoryConfig, Callable[[], None]]
+"""A fresh database's config, and what removes it."""
+
+
+def sqlite_database() -> Database:
+    folder = Path(tempfile.mkdtemp(prefix="headroom-isolation-"))
+    return MemoryConfig(db_path=folder / "memory.db"), partial(
+        shutil.rmtree, folder, ignore_errors=True
+    )
+
+
 class IsolationMachine(RuleBasedStateMachine):
     ids = Bundle("ids")
 
-    def __init__(self) -> None:
+    def __init__(self, database: Callable[[], Database] = sqlite_database) -> None:
         super().__init__()
-        self.folder = Path(tempfile.mkdtemp(prefix="headroom-isolation-"))
+        config, self.remove_database = database()
         self.loop = asyncio.new_event_loop()
-        config = MemoryConfig(db_path=self.folder / "memory.db")
         self.memory = self.run(HierarchicalMemory.create(config, embedder=HashingEmbedder()))
         self.entries: dict[str, Entry] = {}  # live memories
         self.deleted: set[str] = set()
@@ -131,7 +145,7 @@ class IsolationMachine(RuleBasedStateMachine):
             self.run(self.memory.aclose())
         finally:
             self.loop.close()
-            shutil.rmtree(self.folder, ignore_errors=True)
+            self.remove_database()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
@@ -353,6 +367,30 @@ IsolationMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestIsolation = IsolationMachine.TestCase
+
+
+def test_isolation_on_postgres(postgres_server: PostgresServer) -> None:
+    """The same machine on PostgreSQL: fewer examples (each is a fresh database), as long."""
+
+    def database() -> Database:
+        name = postgres_server.create_database()
+        return MemoryConfig(db_url=postgres_server.url(name)), partial(
+            postgres_server.drop_database, name
+        )
+
+    class OnPostgres(IsolationMachine):
+        def __init__(self) -> None:
+            super().__init__(database)
+
+    run_state_machine_as_test(
+        OnPostgres,
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
 
 
 def test_the_model_rule_agrees_with_headroom_scoping() -> None:

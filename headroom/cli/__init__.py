@@ -53,11 +53,11 @@ def _runners() -> dict[str, Runner]:
 
 
 async def _run_demo(invocation: Invocation) -> int:
-    from headroom.cli._context import check_database_path
+    from headroom.cli._context import check_database_path, is_database_url
     from headroom.cli._demo import run_demo
 
     args = invocation.args
-    db = None if args.db is None else check_database_path(args.db)
+    db = args.db if args.db is None or is_database_url(args.db) else check_database_path(args.db)
     return await run_demo(db, chat=not args.no_chat, out=invocation.stdout)
 
 

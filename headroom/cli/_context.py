@@ -18,7 +18,14 @@ from headroom.memory import HierarchicalMemory, MemoryConfig
 if TYPE_CHECKING:
     from headroom.embedders import Embedder
 
-__all__ = ["Invocation", "check_database_path", "open_memory", "terminal_width"]
+__all__ = [
+    "Invocation",
+    "check_database_path",
+    "database_config",
+    "is_database_url",
+    "open_memory",
+    "terminal_width",
+]
 
 _FALLBACK_COLUMNS = 80
 
@@ -84,10 +91,26 @@ class Invocation:
     def config(self) -> MemoryConfig:
         changes: dict[str, Any] = {"embedder_backend": self.args.embedder}
         if self.args.db is not None:
-            changes["db_path"] = self.args.db
+            changes.update(_database_fields(self.args.db))
         if self.args.embedder_model is not None:
             changes["embedder_model"] = self.args.embedder_model
         return MemoryConfig(**changes)
+
+
+def is_database_url(db: str | Path) -> bool:
+    """Whether --db names a PostgreSQL database rather than a file."""
+    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
+
+
+def _database_fields(db: str | Path) -> dict[str, Any]:
+    if is_database_url(db):
+        return {"db_url": str(db)}
+    return {"db_path": db, "db_url": None}  # a file given explicitly beats $HEADROOM_DB_URL
+
+
+def database_config(db: str | Path) -> MemoryConfig:
+    """The config of the database --db names: a PostgreSQL URL or a file."""
+    return MemoryConfig(**_database_fields(db))
 
 
 def check_database_path(given: str | Path) -> Path:
@@ -106,10 +129,11 @@ def check_database_path(given: str | Path) -> Path:
 async def open_memory(
     invocation: Invocation, *, create: bool = False
 ) -> AsyncIterator[HierarchicalMemory]:
-    """The memory at --db; a command that only reads never creates an empty database."""
+    """The memory at --db; a command that only reads never creates an empty database file."""
     config = invocation.config()
-    check_database_path(config.path)
-    if not create and not config.path.exists():
+    if config.db_url is None:
+        check_database_path(config.path)
+    if config.db_url is None and not create and not config.path.exists():
         raise CliError(
             f"no database at {config.path}",
             ExitCode.NOT_FOUND,

@@ -18,8 +18,9 @@ from typing import TextIO
 
 import anyio
 
+from headroom.cli._context import database_config
 from headroom.cli._report import Report, duration
-from headroom.memory import HierarchicalMemory, Memory, MemoryConfig, MemoryFilter, SearchHit
+from headroom.memory import HierarchicalMemory, Memory, MemoryFilter, SearchHit
 
 __all__ = ["run_demo"]
 
@@ -131,7 +132,9 @@ async def _scenario(memory: HierarchicalMemory, report: Report) -> None:
             )
 
 
-async def run_demo(db: Path | None = None, *, chat: bool = True, out: TextIO | None = None) -> int:
+async def run_demo(
+    db: Path | str | None = None, *, chat: bool = True, out: TextIO | None = None
+) -> int:
     """Run the demonstration on ``db`` (a temporary database when None); the exit code."""
     out = sys.stdout if out is None else out
     report = Report(out)
@@ -140,9 +143,9 @@ async def run_demo(db: Path | None = None, *, chat: bool = True, out: TextIO | N
         path = db if db is not None else Path(scratch) / "memory.db"
         kept = "kept" if db is not None else "temporary; pass --db PATH to keep it"
         report.say("headroom demo: the real engine, offline")
-        report.say(f"database: {path} ({kept})")
+        report.say(f"database: {database_config(path).location} ({kept})")
         with report.step("Open the memory (SQLite + FTS5, usearch index, local ONNX embedder)"):
-            memory = await HierarchicalMemory.create(MemoryConfig(db_path=path))
+            memory = await HierarchicalMemory.create(database_config(path))
             embedder = memory.embedder
             report.line(f"embedder: {embedder.model_name}, {embedder.dimension} dimensions")
         async with memory:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from headroom._imports import require
+from headroom.cli._context import database_config
 from headroom.cli._endpoint import HOW_TO_ENABLE, find_endpoint
 from headroom.cli._report import Report
 from headroom.errors import DependencyError
-from headroom.memory import HierarchicalMemory, MemoryConfig
+from headroom.memory import HierarchicalMemory
 
 __all__ = ["run_demo_chat"]
 
@@ -40,7 +41,7 @@ async def _ask(client: Any, model: str, question: str, report: Report) -> None:
     report.line(f"{model} ({took:.1f} s): {_one_line(response.choices[0].message.content)}")
 
 
-async def run_demo_chat(db: Path, report: Report) -> None:
+async def run_demo_chat(db: Path | str, report: Report) -> None:
     try:
         openai = require("openai", package="openai")
     except DependencyError:
@@ -57,7 +58,7 @@ async def run_demo_chat(db: Path, report: Report) -> None:
             return
         report.line(f"endpoint: {endpoint.base_url} ({endpoint.source}), model {endpoint.model}")
         async with (
-            await HierarchicalMemory.create(MemoryConfig(db_path=db)) as memory,
+            await HierarchicalMemory.create(database_config(db)) as memory,
             openai.AsyncOpenAI(
                 base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=1, timeout=120
             ) as llm,

@@ -106,7 +106,9 @@ async def run_mcp(invocation: Invocation) -> int:
             server = build_server(memory, context)
             who = f"user {context.user_id!r}"
             if sock is None:
-                invocation.note(f"headroom mcp: serving {who} over stdio ({memory.config.path})")
+                invocation.note(
+                    f"headroom mcp: serving {who} over stdio ({memory.config.location})"
+                )
                 await serve_stdio(server)
             else:
                 if sock.getsockname()[0] not in ("127.0.0.1", "::1"):

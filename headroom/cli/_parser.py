@@ -24,6 +24,7 @@ Every command takes --db, --user and --json, before or after the command name.""
 _EPILOG = """\
 environment:
   HEADROOM_DB              default for --db (else ~/.headroom/memory.db)
+  HEADROOM_DB_URL          a PostgreSQL URL to use instead of the file (a --db wins)
   HEADROOM_USER            default for --user
   HEADROOM_EMBEDDER        default for --embedder (local, openai or ollama; default local)
   HEADROOM_EMBEDDER_MODEL  default for --embedder-model
@@ -132,11 +133,12 @@ def _common(*, top: bool) -> argparse.ArgumentParser:
     group = parser.add_argument_group("common options")
     group.add_argument(
         "--db",
-        metavar="PATH",
+        metavar="PATH|URL",
         # None rather than $HEADROOM_DB: MemoryConfig reads the variable itself, and `demo` must
         # tell an explicit --db (keep it) from the environment's (never write demo data there).
         default=default(None),
-        help="the database file (default: $HEADROOM_DB, else ~/.headroom/memory.db)",
+        help="the database file, or a postgresql:// URL "
+        "(default: $HEADROOM_DB_URL, else $HEADROOM_DB, else ~/.headroom/memory.db)",
     )
     group.add_argument(
         "--user",

@@ -109,11 +109,11 @@ async def run_stats(invocation: Invocation) -> int:
         stats = await memory.stats(
             args.user, session_id=args.session, agent_id=args.agent, turn_id=args.turn
         )
-        path = memory.config.path
+        config = memory.config
         model, dimension = memory.embedder.model_name, memory.embedder.dimension
-    size = _disk_usage(path)
+    size = None if config.db_url is not None else _disk_usage(config.path)
     data: dict[str, Any] = {
-        "database": str(path),
+        "database": config.location,
         "bytes_on_disk": size,
         "embedder": {"model": model, "dimension": dimension},
         "total": stats.total,
@@ -123,7 +123,10 @@ async def run_stats(invocation: Invocation) -> int:
         "scopes": stats.scopes,
     }
     about = [
-        ("database", f"{path} ({size / 1e6:.1f} MB on disk)"),
+        (
+            "database",
+            config.location if size is None else f"{config.location} ({size / 1e6:.1f} MB on disk)",
+        ),
         ("embedder", f"{model} ({dimension} dimensions)"),
     ]
     if args.user:

@@ -9,7 +9,10 @@ from pathlib import Path
 
 from headroom.errors import ConfigError
 
-__all__ = ["EmbedderBackend", "MemoryConfig", "default_db_path"]
+__all__ = ["EmbedderBackend", "MemoryConfig", "default_db_path", "default_db_url"]
+
+#: The URL schemes that select the PostgreSQL backend.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def default_db_path() -> Path:
@@ -18,6 +21,11 @@ def default_db_path() -> Path:
     if env:
         return Path(env).expanduser()
     return Path.home() / ".headroom" / "memory.db"
+
+
+def default_db_url() -> str | None:
+    """``$HEADROOM_DB_URL`` if set (a PostgreSQL URL), else None: the SQLite file."""
+    return os.environ.get("HEADROOM_DB_URL") or None
 
 
 class EmbedderBackend(str, enum.Enum):
@@ -47,10 +55,14 @@ class MemoryConfig:
 
     ``vector_dimension`` defaults to the model's own dimension (384 for all-MiniLM-L6-v2); set
     it only to ask an OpenAI text-embedding-3 model for shorter vectors. ``embedder_model``
-    defaults to the backend's usual model. Invalid values raise :class:`ConfigError`.
+    defaults to the backend's usual model. ``db_url`` (a PostgreSQL URL) selects the PostgreSQL
+    backend instead of the SQLite file at ``db_path``. Invalid values raise :class:`ConfigError`.
     """
 
     db_path: Path | str = field(default_factory=default_db_path)
+    db_url: str | None = field(default_factory=default_db_url, repr=False)
+    db_pool_size: int = 10
+    db_statement_cache_size: int = 100
     vector_dimension: int | None = None
     hnsw_m: int = 16
     hnsw_ef_construction: int = 200
@@ -75,6 +87,14 @@ class MemoryConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db_path", Path(self.db_path).expanduser())
+        if self.db_url is not None:
+            # Never echoed: a URL may carry a password.
+            if not isinstance(self.db_url, str):
+                raise ConfigError(f"db_url must be a string, got {type(self.db_url).__name__}")
+            if not self.db_url.startswith(POSTGRES_SCHEMES):
+                raise ConfigError(
+                    "db_url must be a PostgreSQL URL: postgresql://user@host:5432/database"
+                )
         try:
             backend = EmbedderBackend(self.embedder_backend)
         except ValueError:
@@ -100,6 +120,8 @@ class MemoryConfig:
         _positive_int("embedder_threads", self.embedder_threads)
         _positive_int("max_content_chars", self.max_content_chars)
         _positive_int("exact_search_threshold", self.exact_search_threshold, allow_zero=True)
+        _positive_int("db_pool_size", self.db_pool_size)
+        _positive_int("db_statement_cache_size", self.db_statement_cache_size, allow_zero=True)
         if not isinstance(self.cache_enabled, bool):
             raise ConfigError(f"cache_enabled must be a bool, got {self.cache_enabled!r}")
         for name in ("embedder_timeout",):
@@ -127,6 +149,15 @@ class MemoryConfig:
     def path(self) -> Path:
         """``db_path`` as a :class:`~pathlib.Path`."""
         return Path(self.db_path)
+
+    @property
+    def location(self) -> str:
+        """Where the memories live, for messages: the file, or the URL without its password."""
+        if self.db_url is not None:
+            from headroom._urls import redact
+
+            return redact(self.db_url)
+        return str(self.path)
 
     @property
     def backend(self) -> EmbedderBackend:

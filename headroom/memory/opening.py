@@ -28,15 +28,34 @@ async def _open_sqlite(config: MemoryConfig, embedder: EmbedderRecord) -> Storag
     return await open_sqlite(config.path, embedder, hnsw)
 
 
+async def _open_postgres(config: MemoryConfig, embedder: EmbedderRecord) -> Storage:
+    from headroom._imports import require
+
+    require("asyncpg", extra="postgres")
+    from headroom.storage.postgres import PostgresSettings, open_postgres
+
+    assert config.db_url is not None  # backend_name chose postgres
+    settings = PostgresSettings(
+        pool_size=config.db_pool_size,
+        statement_cache_size=config.db_statement_cache_size,
+        hnsw_m=config.hnsw_m,
+        hnsw_ef_construction=config.hnsw_ef_construction,
+        hnsw_ef_search=config.hnsw_ef_search,
+        exact_threshold=config.exact_search_threshold,
+    )
+    return await open_postgres(config.db_url, embedder, settings)
+
+
 BACKENDS: dict[str, Callable[[MemoryConfig, EmbedderRecord], Awaitable[Storage]]] = {
     "sqlite": _open_sqlite,
+    "postgres": _open_postgres,
 }
 """Backend name -> the function that opens it for a config and an embedder."""
 
 
 def backend_name(config: MemoryConfig) -> str:
-    """Which backend ``config`` selects."""
-    return "sqlite"
+    """Which backend ``config`` selects: PostgreSQL when it names a ``db_url``."""
+    return "postgres" if config.db_url is not None else "sqlite"
 
 
 async def open_storage(config: MemoryConfig, embedder: Embedder) -> Storage:

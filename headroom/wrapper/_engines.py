@@ -50,12 +50,12 @@ class _Entry:
 
 
 _lock = threading.Lock()
-_open: dict[Path, _Entry] = {}
+_open: dict[Path | str, _Entry] = {}
 _exit_hook_installed = False
 
 
-def _key(config: MemoryConfig) -> Path:
-    return config.path.resolve()
+def _key(config: MemoryConfig) -> Path | str:
+    return config.db_url if config.db_url is not None else config.path.resolve()
 
 
 async def acquire(config: MemoryConfig, embedder: Embedder | None) -> HierarchicalMemory:
@@ -70,7 +70,7 @@ async def acquire(config: MemoryConfig, embedder: Embedder | None) -> Hierarchic
         if entry.loop is not loop:
             if not entry.loop.is_closed():
                 raise ConfigError(
-                    f"{config.path} is already open on another event loop in this process "
+                    f"{config.location} is already open on another event loop in this process "
                     "(a sync client's while this one is async, or the other way round); "
                     "use one kind of client per database"
                 )
@@ -79,7 +79,7 @@ async def acquire(config: MemoryConfig, embedder: Embedder | None) -> Hierarchic
             entry.loop = loop
         if entry.config != config or entry.embedder is not embedder:
             raise ConfigError(
-                f"{config.path} is already open with another configuration or embedder"
+                f"{config.location} is already open with another configuration or embedder"
             )
         entry.users += 1
     if opener:
@@ -99,7 +99,7 @@ async def acquire(config: MemoryConfig, embedder: Embedder | None) -> Hierarchic
     else:
         await entry.ready.wait()
         if entry.error is not None:
-            raise ConfigError(f"opening {config.path} failed: {entry.error}") from entry.error
+            raise ConfigError(f"opening {config.location} failed: {entry.error}") from entry.error
     assert entry.engine is not None
     return entry.engine
 
@@ -120,7 +120,7 @@ async def release(engine: HierarchicalMemory) -> None:
     await engine.aclose()
 
 
-async def _close_at_shutdown(key: Path, entry: _Entry) -> None:
+async def _close_at_shutdown(key: Path | str, entry: _Entry) -> None:
     """headroom's loop is stopping: forget the engine (a new loop opens it afresh), close it."""
     with _lock:
         if _open.get(key) is entry:
