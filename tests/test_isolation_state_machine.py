@@ -370,7 +370,7 @@ TestIsolation = IsolationMachine.TestCase
 
 
 def test_isolation_on_postgres(postgres_server: PostgresServer) -> None:
-    """The same machine on PostgreSQL: fewer examples (each is a fresh database), as long."""
+    """The same machine on PostgreSQL: fewer examples (each a fresh database), as many steps."""
 
     def database() -> Database:
         name = postgres_server.create_database()
@@ -385,7 +385,7 @@ def test_isolation_on_postgres(postgres_server: PostgresServer) -> None:
     run_state_machine_as_test(
         OnPostgres,
         settings=settings(
-            max_examples=20,
+            max_examples=12,
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
