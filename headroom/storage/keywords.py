@@ -1,51 +1,15 @@
-"""User text to keywords, and the bounded ranking plan: shared by the backends. Pure.
+"""The bounded keyword ranking plan, shared by the backends' keyword halves. Pure.
 
-A query is split into words; stop words are dropped (they match nearly every row and make
-ranking slow without helping it), unless nothing else is left. No backend ever sees user text
-as query syntax: each builds its own expression from these words only.
+A query's words come from :func:`headroom.domain.words.terms`; no backend ever sees user
+text as query syntax: each builds its own expression from these words only.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["MAX_TERMS", "RANK_BUDGET", "STOP_WORDS", "KeywordPlan", "plan_keywords", "terms"]
-
-#: At most this many distinct terms per query: bounds the work a 10,000-character query costs.
-MAX_TERMS = 32
-
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-STOP_WORDS = frozenset(
-    """
-    a about above after again against all am an and any are aren as at be because been before
-    being below between both but by can cannot could couldn did didn do does doesn doing don down
-    during each few for from further had hadn has hasn have haven having he her here hers herself
-    him himself his how i if in into is isn it its itself just ll let me more most mustn my myself
-    no nor not now of off on once only or other ought our ours ourselves out over own re s same
-    shan she should shouldn so some such t than that the their theirs them themselves then there
-    these they this those through to too under until up ve very was wasn we were weren what when
-    where which while who whom why will with won would wouldn you your yours yourself yourselves
-    d m o y also get got would could shall may might must us ever
-    """.split()
-)
-
-
-def terms(text: str, *, max_terms: int = MAX_TERMS) -> list[str]:
-    """The distinct lower-cased words of ``text`` worth searching for, in order."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    seen: dict[str, None] = {}
-    for word in words:
-        if word not in STOP_WORDS:
-            seen.setdefault(word, None)
-    if not seen:
-        # A query of stop words only ("who am I?") still deserves an answer.
-        for word in words:
-            seen.setdefault(word, None)
-    return list(seen)[:max_terms]
-
+__all__ = ["RANK_BUDGET", "KeywordPlan", "plan_keywords"]
 
 #: At most about this many rows get a BM25 score per keyword search. An OR of common words
 #: matches most of a large user's rows, and ranking them all took 35 ms p50 at 100k memories;

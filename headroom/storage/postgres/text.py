@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from functools import partial
 
 from headroom.domain import SearchFilter
+from headroom.domain.words import terms
 from headroom.storage.base import Ranked
-from headroom.storage.keywords import RANK_BUDGET, plan_keywords, terms
+from headroom.storage.keywords import RANK_BUDGET, plan_keywords
 from headroom.storage.postgres.connection import Connection, Database
 from headroom.storage.postgres.sql import MEMORIES, Params, visibility_sql
 

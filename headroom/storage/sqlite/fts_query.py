@@ -1,6 +1,6 @@
 """User text to a safe FTS5 query. Pure.
 
-User text never reaches MATCH as syntax: it is split into words (:mod:`headroom.storage.keywords`),
+User text never reaches MATCH as syntax: it is split into words (:mod:`headroom.domain.words`),
 each word becomes a quoted string, and the words are OR-ed.
 """
 
@@ -8,16 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from headroom.storage.keywords import (
-    MAX_TERMS,
-    RANK_BUDGET,
-    STOP_WORDS,
-    KeywordPlan,
-    plan_keywords,
-    terms,
-)
-
 from headroom.domain.words import MAX_TERMS, STOP_WORDS, terms
+from headroom.storage.keywords import RANK_BUDGET, KeywordPlan, plan_keywords
 
 __all__ = [
     "MAX_TERMS",
