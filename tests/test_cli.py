@@ -737,20 +737,21 @@ def test_chat_reports_a_failing_endpoint(
     assert "Traceback" not in cli.err
 
 
-def _closed_port() -> int:
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port bound and never listening, held for the test: connections to it are refused."""
     import socket
 
-    with socket.socket() as probe:  # bound, never listening: connections are refused
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        yield int(blocker.getsockname()[1])
 
 
 def test_chat_against_a_dead_endpoint_says_so_before_reading(
-    cli: Cli, no_endpoint: None, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, no_endpoint: None, monkeypatch: pytest.MonkeyPatch, closed_port: int
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("hello\n"))
-    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    url = f"http://127.0.0.1:{closed_port}/v1"
     assert cli("chat", "-u", "dana", "--base-url", url) == ExitCode.ERROR
     assert f"headroom: error: nothing answers at {url}: " in cli.err
     assert "hint: start that server, or check --base-url" in cli.err

@@ -65,7 +65,9 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def forkserver() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tests._doc_preload"])
+    # "__main__" too: each child would otherwise import the parent's main module again (here
+    # pytest's, half a second a child); loaded once in the server, every fork inherits it.
+    context.set_forkserver_preload(["__main__", "tests._doc_preload"])
     return context
 
 
