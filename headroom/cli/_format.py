@@ -115,22 +115,21 @@ def table(columns: Sequence[Column], width: int | None = None) -> str:
     content_natural = _natural(content.header, full)
     shown: list[tuple[str, Sequence[str]]] = [(c.header, c.cells) for c in others]
     if width is not None:
-        steps = sorted(
-            [(c.drop - 0.5, i, "short") for i, c in enumerate(others) if c.short and c.drop]
-            + [(c.drop, i, "drop") for i, c in enumerate(others) if c.drop is not None]
-        )
+        # (when, which column, what it becomes): its short form, then nothing.
+        steps: list[tuple[float, int, tuple[str, Sequence[str]] | None]] = []
+        for i, column in enumerate(others):
+            if column.drop is None:
+                continue
+            if column.short is not None:
+                steps.append((column.drop - 0.5, i, (column.header, column.short)))
+            steps.append((column.drop, i, None))
         want = min(content_natural, max(_CONTENT_COMFORT, width // 3))
         kept: list[tuple[str, Sequence[str]] | None] = list(shown)
-        for _, index, action in steps:
+        for _, index, replacement in sorted(steps, key=lambda step: (step[0], step[1])):
             used = sum(_natural(*c) + len(_GAP) for c in kept if c is not None)
             if used + want <= width:
                 break
-            if action == "short":
-                short = others[index].short
-                assert short is not None
-                kept[index] = (others[index].header, short)
-            else:
-                kept[index] = None
+            kept[index] = replacement
         shown = [c for c in kept if c is not None]
     widths = [_natural(h, cells) for h, cells in shown]
     room = None
