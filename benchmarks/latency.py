@@ -5,6 +5,10 @@ precomputed embeddings, and measured at each step:
 
 * ``injection``: ``search`` (top 10) of a never-seen query: the real model embeds it, the vector
   and keyword halves run, the winners are fetched. Distinct queries, so no cache hit.
+* ``injection_wrapper``: what ``with_memory`` does before a call (``MemoryCore.prepare``): the
+  query built (third person; a follow-up with the turns before it), the search of the top
+  10, the relevance decision, the context block. Never-seen questions after an earlier
+  exchange, so follow-ups carry a window.
 * ``cache_hit``: the same query again and again (the embedding comes from the LRU cache).
 * ``search_vector_only`` / ``search_text_only``: the cache-hit search with one half switched
   off (``text_weight=0`` / ``vector_weight=0``), to show what each half costs.
@@ -44,10 +48,12 @@ from benchmarks.fixtures import (
 )
 from benchmarks.fts_probe import probe_fts
 from benchmarks.progress import Progress, log
-from benchmarks.stats import Summary, summarize, time_async
+from benchmarks.stats import Summary, summarize, time_async, time_interleaved
 from benchmarks.targets import Measurement
 from headroom.embedders.onnx import OnnxEmbedder
 from headroom.memory import HierarchicalMemory, NewMemory
+from headroom.wrapper._core import MemoryCore, MemoryOptions
+from headroom.wrapper.client import DEFAULT_MIN_SIMILARITY
 
 __all__ = ["LAYOUTS", "LatencyParams", "run_latency"]
 
@@ -222,9 +228,18 @@ async def _searches(
     texts = queries.take(reps + warmup, queries=True)
     users = _users(layout, n, reps + max(warmup, REPEATED), seed=n)
     gc.collect()
-    injection = await time_async(
-        lambda i: memory.search(texts[i], user_id=users[i], top_k=TOP_K), reps=reps, warmup=warmup
+    asked = queries.take(reps + warmup, queries=True)
+    # The engine's search and the wrapper's whole injection, round by round on the same load.
+    plain, through = await time_interleaved(
+        [
+            lambda i: memory.search(texts[i], user_id=users[i], top_k=TOP_K),
+            lambda i: _prepare(memory, users[i], asked[i], texts[i]),
+        ],
+        reps=reps,
+        warmup=warmup,
     )
+    injection, wrapped = summarize(plain), summarize(through)
+    added = summarize([b - a for a, b in zip(plain, through, strict=True)])
     repeated = queries.take(REPEATED, queries=True)
     hit = await time_async(
         partial(_search_repeated, memory, repeated, users),
@@ -242,6 +257,25 @@ async def _searches(
             notes="distinct queries, real ONNX query embedding",
         ),
         Measurement(
+            "injection_wrapper",
+            "injection through with_memory: query, search, decision, context block",
+            "ms",
+            n=n,
+            layout=layout.name,
+            summary=wrapped,
+            notes="MemoryCore.prepare of a never-seen question after one earlier exchange",
+        ),
+        Measurement(
+            "injection_wrapper_added",
+            "what with_memory adds to the engine's search, round by round",
+            "ms",
+            n=n,
+            layout=layout.name,
+            summary=added,
+            notes="per round: the wrapper's injection minus the engine's search, each of its "
+            "own never-seen question, timed back to back",
+        ),
+        Measurement(
             "cache_hit",
             "repeated query (embedding cache hit), whole search (top 10)",
             "ms",
@@ -250,6 +284,26 @@ async def _searches(
             summary=hit,
         ),
     ]
+
+
+async def _prepare(memory: HierarchicalMemory, user: str, question: str, before: str) -> object:
+    """The wrapper's work before one call, for ``user`` (top_k 5: it searches 10)."""
+    options = MemoryOptions(
+        user_id=user,
+        session_id=None,
+        agent_id=None,
+        top_k=TOP_K // 2,
+        max_context_tokens=1000,
+        min_similarity=DEFAULT_MIN_SIMILARITY,
+        strict=True,
+    )
+    core = MemoryCore(options, memory=memory, config=memory.config, embedder=None)
+    messages = [
+        {"role": "user", "content": before},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": question},
+    ]
+    return await core.prepare({"model": "m", "messages": messages})
 
 
 async def _halves(

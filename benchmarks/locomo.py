@@ -38,8 +38,11 @@ from benchmarks.locomo_data import (
     load_conversations,
     turn_recall,
 )
+from headroom.domain.words import terms
 from headroom.embedders.base import Embedder
-from headroom.memory import NewMemory, SearchHit
+from headroom.memory import MemoryConfig, NewMemory, SearchHit
+from headroom.memory.fusion import reciprocal_rank_fusion
+from headroom.memory.search import CANDIDATES_PER_RESULT, MIN_CANDIDATES
 
 __all__ = ["TurnText", "mmr", "run_locomo"]
 
@@ -261,13 +264,111 @@ async def _turns(
     return out
 
 
+_SHARES = (None, 0.5, 0.3)
+"""The keyword half without the question's words found in more than this share of the rows
+(None: all of them, the engine's own fusion replayed)."""
+
+
+async def _without_common_words(
+    conversations: Sequence[Conversation],
+    embedder: Embedder,
+    workdir: Path,
+    setting: str,
+) -> list[dict[str, Any]]:
+    """The hybrid search, replayed with the engine's fusion, its keyword half searching only the
+    question's words that match at most a share of the user's rows. A word in more than half
+    of them has no BM25 weight (its inverse document frequency is at most zero), yet brings its
+    rows into the keyword list."""
+    top_k = 5 if setting == "facts" else 10
+    depth = max(top_k * CANDIDATES_PER_RESULT, MIN_CANDIDATES)
+    defaults = MemoryConfig()
+    rows: dict[float | None, list[tuple[int, dict[str, float]]]] = {s: [] for s in _SHARES}
+    for conversation in conversations:
+        if setting == "facts":
+            contents = [f.text for f in conversation.facts]
+            keys = [str(f.index) for f in conversation.facts]
+        else:
+            contents = [t.content for t in conversation.turns]
+            keys = [t.dia_id for t in conversation.turns]
+        path = workdir / f"{conversation.id}-words.db"
+        memory = await open_memory(path, embedder)
+        await memory.add_many(
+            [
+                NewMemory(content=c, user_id=USER, metadata={"key": k})
+                for c, k in zip(contents, keys, strict=True)
+            ]
+        )
+        await memory.aclose()
+        vectors = await open_memory(path, embedder, text_weight=0.0)
+        by_vector = {
+            q.question: [
+                str(h.memory.metadata["key"])
+                for h in await vectors.search(q.question, user_id=USER, top_k=depth)
+            ]
+            for q in conversation.questions
+        }
+        await vectors.aclose()
+        keyword = await open_memory(path, embedder, vector_weight=0.0)
+        share_of: dict[str, float] = {}
+        for question in conversation.questions:
+            words = terms(question.question)
+            for word in words:
+                if word not in share_of:
+                    found = await keyword.search(word, user_id=USER, top_k=len(contents))
+                    share_of[word] = len(found) / len(contents)
+            for share in _SHARES:
+                kept = [w for w in words if share is None or share_of[w] <= share] or words
+                hits = await keyword.search(" ".join(kept), user_id=USER, top_k=depth)
+                by_text = [str(h.memory.metadata["key"]) for h in hits]
+                ids = {
+                    k: i
+                    for i, k in enumerate(dict.fromkeys(by_vector[question.question] + by_text))
+                }
+                back = {i: k for k, i in ids.items()}
+                fused = reciprocal_rank_fusion(
+                    [[ids[k] for k in by_vector[question.question]], [ids[k] for k in by_text]],
+                    [defaults.vector_weight, defaults.text_weight],
+                )
+                ranked = [back[i] for i, _ in fused]
+                if setting == "facts":
+                    relevant = conversation.relevant_facts(question)
+                    if relevant:
+                        any5, r5 = fact_scores(relevant, [int(k) for k in ranked], 5)
+                        rows[share].append((question.category, {"any@5": any5, "R@5": r5}))
+                else:
+                    evidence = conversation.evidence_turns(question)
+                    if evidence:
+                        recall = {
+                            "R@5": turn_recall(evidence, ranked, 5),
+                            "R@10": turn_recall(evidence, ranked, 10),
+                        }
+                        rows[share].append((question.category, recall))
+        await keyword.aclose()
+        await anyio.to_thread.run_sync(_remove_files, workdir, f"{conversation.id}-words")
+    metrics = ("any@5", "R@5") if setting == "facts" else ("R@5", "R@10")
+    return [
+        {
+            "name": "engine defaults (replayed)"
+            if share is None
+            else f"keyword half without words in > {share:.0%} of rows",
+            "note": "the engine's fusion over its own two lists"
+            if share is None
+            else "emulated: vector list as is, keyword list searched without those words",
+            "by_category": _by_category(rows[share], metrics),
+        }
+        for share in _SHARES
+    ]
+
+
 async def run_locomo(embedder: Embedder, path: Path = DATA_FILE) -> dict[str, Any]:
     """Both settings on the conversations of ``path``, every variant."""
     started = time.perf_counter()
     conversations = load_conversations(path)
     with tempfile.TemporaryDirectory(prefix="headroom-locomo-") as tmp:
         facts = await _facts(conversations, embedder, Path(tmp))
+        facts += await _without_common_words(conversations, embedder, Path(tmp), "facts")
         turns = await _turns(conversations, embedder, Path(tmp))
+        turns += await _without_common_words(conversations, embedder, Path(tmp), "turns")
     return {
         "conversations": [c.id for c in conversations],
         "facts": facts,

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
-__all__ = ["Summary", "percentile", "summarize", "time_async"]
+__all__ = ["Summary", "percentile", "summarize", "time_async", "time_interleaved"]
 
 _T = TypeVar("_T")
 
@@ -69,3 +69,18 @@ async def time_async(
         if i >= warmup:
             samples.append(elapsed)
     return summarize(samples)
+
+
+async def time_interleaved(
+    calls: Sequence[Callable[[int], Awaitable[object]]], *, reps: int, warmup: int
+) -> list[list[float]]:
+    """Each of ``calls`` awaited in turn, ``warmup + reps`` rounds: the last ``reps`` samples
+    of each (in ms), round by round, so that variants share the machine's load."""
+    samples: list[list[float]] = [[] for _ in calls]
+    for i in range(warmup + reps):
+        for call, out in zip(calls, samples, strict=True):
+            started = time.perf_counter_ns()
+            await call(i)
+            if i >= warmup:
+                out.append((time.perf_counter_ns() - started) / 1e6)
+    return samples

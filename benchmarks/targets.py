@@ -121,6 +121,17 @@ TARGETS: tuple[Target, ...] = (
         _100K,
         layout="1000-users",
     ),
+    Target(
+        "injection_wrapper", "injection through with_memory, all its stages", "p50", 10, "ms", _100K
+    ),
+    Target(
+        "injection_wrapper",
+        "injection through with_memory, all its stages",
+        "p50",
+        5,
+        "ms",
+        10_000,
+    ),
     Target("store_embedded", "store one memory, embedding included", "p50", 5, "ms", _100K),
     Target("store_lookup", "store one memory, embedding excluded", "p50", 1, "ms", _100K),
     Target(

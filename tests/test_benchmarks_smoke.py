@@ -83,6 +83,7 @@ async def test_latency_suite_and_report(tmp_path: Path, monkeypatch: pytest.Monk
     ops = {m.op for m in measurements}
     assert {
         "injection",
+        "injection_wrapper",
         "cache_hit",
         "store_embedded",
         "store_lookup",
