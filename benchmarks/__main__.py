@@ -2,6 +2,7 @@
 
     python -m benchmarks            # full: N = 1k, 10k, 100k and 1M; every LongMemEval question
     python -m benchmarks --quick    # about a minute: N = 1k and 10k; a LongMemEval slice
+    python -m benchmarks --backends-only   # SQLite and PostgreSQL side by side, 10k and 100k
 
 The report goes to benchmarks/results/latest.{md,json} (``--stem`` changes the name). Progress
 is printed on stderr.
@@ -20,6 +21,7 @@ from typing import Any
 
 import anyio
 
+from benchmarks.backends import BACKEND_TARGETS, BackendParams, run_backends
 from benchmarks.embedding_cache import cache_dir
 from benchmarks.latency import LatencyParams, run_latency
 from benchmarks.lme_data import load_questions
@@ -62,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-million", action="store_true", help="skip the 1M-memory run")
     parser.add_argument(
+        "--no-backends", action="store_true", help="skip SQLite and PostgreSQL side by side"
+    )
+    parser.add_argument(
+        "--backends-only",
+        action="store_true",
+        help="only SQLite and PostgreSQL side by side (10k and 100k memories)",
+    )
+    parser.add_argument(
         "--questions", type=int, default=None, help="LongMemEval questions (stratified slice)"
     )
     parser.add_argument("--stem", default="latest", help="report file name, without suffix")
@@ -83,6 +93,8 @@ async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         "latency": [],
         "targets": [],
     }
+    if args.backends_only:
+        args.no_latency = args.no_quality = args.no_retrieval = True
     if not args.no_latency:
         log(f"latency suite: N = {', '.join(f'{n:,}' for n in params.sizes)}")
         cache_dir().mkdir(parents=True, exist_ok=True)
@@ -98,6 +110,15 @@ async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
             await embedder.aclose()
             await onnx.aclose()
         report["targets"] += retrieval_verdicts(report["retrieval"])
+    if not args.no_backends:
+        sides = BackendParams(sizes=(10_000,)) if args.quick else BackendParams()
+        report["parameters"]["backends"] = _fields(sides)
+        log(f"backends side by side: N = {', '.join(f'{n:,}' for n in sides.sizes)}")
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="bench-", dir=cache_dir()) as tmp:
+            side = await run_backends(sides, Path(tmp))
+        report["latency"] += [m.as_dict() for m in side]
+        report["targets"] += [v.as_dict() for v in evaluate(BACKEND_TARGETS, side)]
     if not args.no_quality:
         limit = args.questions or (QUICK_QUESTIONS if args.quick else None)
         questions = load_questions(limit=limit)
@@ -105,14 +126,15 @@ async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         log(f"LongMemEval: {len(questions)} questions")
         report["quality"] = await run_quality(questions, experiments=not args.quick)
         report["targets"] += quality_verdicts(report["quality"])
-    log("telemetry cost: none, API only, SDK recording")
-    report["telemetry"] = run_telemetry_cost(reps=200 if args.quick else 2000)
+    if not args.backends_only:
+        log("telemetry cost: none, API only, SDK recording")
+        report["telemetry"] = run_telemetry_cost(reps=200 if args.quick else 2000)
     report["duration_s"] = round(time.perf_counter() - started, 1)
     report["machine"]["load_average_at_end"] = load_average()
     return report
 
 
-def _fields(params: LatencyParams) -> dict[str, Any]:
+def _fields(params: LatencyParams | BackendParams) -> dict[str, Any]:
     return {name: getattr(params, name) for name in params.__dataclass_fields__}
 
 

@@ -77,8 +77,12 @@ MIGRATIONS: Sequence[str] = (
             || array_to_tsvector(ARRAY['#' || md5(user_id)])
         ) STORED
     );
-    CREATE INDEX {MEMORIES}_scope ON {MEMORIES} (user_id, session_id, agent_id, turn_id);
-    CREATE INDEX {MEMORIES}_keywords ON {MEMORIES} USING gin (keywords);
+    CREATE INDEX {MEMORIES}_scope ON {MEMORIES} (user_id, session_id, agent_id, turn_id)
+        INCLUDE (superseded_by, category);
+    -- A short pending list: inserts stay cheap, and a search scans at most 256 kB of
+    -- recent entries not yet merged into the index.
+    CREATE INDEX {MEMORIES}_keywords ON {MEMORIES} USING gin (keywords)
+        WITH (gin_pending_list_limit = 256);
 
     -- Content is immutable: a change is a new version.
     CREATE FUNCTION {MEMORIES}_immutable() RETURNS trigger LANGUAGE plpgsql AS $$

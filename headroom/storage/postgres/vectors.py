@@ -46,7 +46,13 @@ class PostgresVectorIndex:
         if k <= 0:
             return []
         ef = max(self._settings.hnsw_ef_search, k)
-        local = {"hnsw.ef_search": str(min(MAX_EF_SEARCH, ef))}
+        # The plan must not depend on statistics (a table just filled has none): scanning the
+        # table or sorting it is never what either path wants.
+        local = {
+            "hnsw.ef_search": str(min(MAX_EF_SEARCH, ef)),
+            "enable_seqscan": "off",
+            "enable_sort": "off",
+        }
         if self._db.iterative_scans:
             local["hnsw.iterative_scan"] = "relaxed_order"
         else:  # pgvector 0.7: one bounded walk, widened; the exact fallback covers the rest
