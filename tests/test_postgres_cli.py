@@ -1,7 +1,6 @@
-"""The ``headroom`` command on a PostgreSQL database: ``--db`` takes a URL.
-
-Everything above storage is unchanged: the same commands, export from one database and
-import into another, and the demo (with the real local model) on a URL.
+"""Everything above storage on a PostgreSQL database: the CLI (``--db`` takes a URL), export
+from one database and import into another, the demo (with the real local model), and the
+wrapper remembering across calls.
 """
 
 from __future__ import annotations
@@ -10,11 +9,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 
 from headroom.cli import ExitCode, main
+from headroom.memory import MemoryConfig
+from headroom.wrapper import with_memory
+from tests.chat_server import ChatServer
 from tests.fakes import HashingEmbedder
 from tests.postgres_server import PostgresServer
+from tests.wrapper_support import block, context_of
 
 
 @pytest.fixture
@@ -61,3 +65,23 @@ def test_the_demo_runs_on_a_url(urls: list[str], capsys: pytest.CaptureFixture[s
     code = main(["--db", urls[0], "stats", "--json"])
     assert code == 0
     assert json.loads(capsys.readouterr().out)["total"] > 0
+
+
+def test_the_wrapper_remembers_through_postgres(postgres_config: MemoryConfig) -> None:
+    with ChatServer() as server:
+        client = with_memory(
+            openai.OpenAI(base_url=server.url, api_key="test", max_retries=0),
+            config=postgres_config,
+            embedder=HashingEmbedder(),
+            user_id="alice",
+            min_similarity=None,
+        )
+        try:
+            server.reply("Noted. " + block("Alice works at Google as an engineer"))
+            ask = client.chat.completions.create
+            ask(model="m", messages=[{"role": "user", "content": "I work at Google"}])
+            server.reply("At Google.")
+            ask(model="m", messages=[{"role": "user", "content": "Where do I work?"}])
+            assert "Alice works at Google as an engineer" in context_of(server.last)
+        finally:
+            client.close()
