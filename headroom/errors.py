@@ -10,10 +10,13 @@
     ├── ClosedError(RuntimeError)             the resource was used after aclose()
     ├── DependencyError(ImportError)          a dependency is missing (says what to install)
     ├── StorageError                          the database or an index failed
-    │   ├── DatabaseLockedError               another process holds the database
+    │   ├── DatabaseLockedError               the database stayed busy past the timeout
     │   ├── DatabaseUnavailableError          the database server cannot be reached (retry later)
     │   ├── CorruptDatabaseError              the database file is unreadable (never overwritten)
-    │   └── SchemaVersionError                the database was written by a newer headroom
+    │   ├── SchemaVersionError                the database was written by a newer headroom
+    │   ├── MissingDatabaseError(FileNotFoundError)  no database there (nothing was created)
+    │   ├── ReadOnlyError                     a write to a memory opened read-only
+    │   └── DiskFullError                     no room left on the disk (nothing was stored)
     ├── EmbedderError                         an embedder failed
     │   ├── DimensionMismatchError(ValueError) vectors of another model or dimension
     │   ├── InvalidEmbeddingError(ValueError) NaN, infinite, zero or misshapen vectors
@@ -36,6 +39,7 @@ __all__ = [
     "DatabaseLockedError",
     "DatabaseUnavailableError",
     "DependencyError",
+    "DiskFullError",
     "DimensionMismatchError",
     "EmbedderAuthError",
     "EmbedderError",
@@ -45,7 +49,9 @@ __all__ = [
     "HeadroomError",
     "InvalidEmbeddingError",
     "MemoryBlockError",
+    "MissingDatabaseError",
     "NotFoundError",
+    "ReadOnlyError",
     "SchemaVersionError",
     "StorageError",
     "SupersededError",
@@ -104,7 +110,7 @@ class StorageError(HeadroomError):
 
 
 class DatabaseLockedError(StorageError):
-    """Another process has the database open."""
+    """The database stayed locked by another writer for longer than the busy timeout."""
 
 
 class DatabaseUnavailableError(StorageError):
@@ -121,6 +127,18 @@ class CorruptDatabaseError(StorageError):
 
 class SchemaVersionError(StorageError):
     """The database was written by a newer version of headroom."""
+
+
+class MissingDatabaseError(StorageError, FileNotFoundError):
+    """No database at the path (a read-only opening never creates one)."""
+
+
+class ReadOnlyError(StorageError):
+    """A write to a memory opened read-only."""
+
+
+class DiskFullError(StorageError):
+    """The disk holding the database or its index is full. Nothing of the operation was stored."""
 
 
 class EmbedderError(HeadroomError):

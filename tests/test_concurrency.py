@@ -11,18 +11,13 @@ backend; the process lock of the SQLite file has its own tests at the end.
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import anyio
 import pytest
 
-from headroom.errors import DatabaseLockedError, NotFoundError, SupersededError
+from headroom.errors import NotFoundError, SupersededError
 from headroom.memory import HierarchicalMemory, Memory, MemoryConfig, MemoryFilter, NewMemory
 from tests.fakes import HashingEmbedder
 from tests.introspect import index_and_stored_keys
@@ -215,81 +210,3 @@ async def test_delete_and_clear_racing_writes_leave_no_orphans(
 
 
 # -- two processes ------------------------------------------------------------------------------
-
-
-def _spawn_holder(db: Path) -> subprocess.Popen[str]:
-    """The crash writer holds the database open (and keeps writing) until killed."""
-    proc = subprocess.Popen(
-        [sys.executable, str(WRITER), str(db), "99", "64"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdout.readline() == "READY\n"
-    return proc
-
-
-async def test_a_second_process_gets_a_clear_error(tmp_path: Path) -> None:
-    db = tmp_path / "memory.db"
-    holder = _spawn_holder(db)
-    try:
-        for _ in range(2):
-            with pytest.raises(DatabaseLockedError) as info:
-                await HierarchicalMemory.create(
-                    MemoryConfig(db_path=db), embedder=HashingEmbedder(64)
-                )
-            assert str(db) in str(info.value) and "another process" in str(info.value)
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.communicate()
-    # The lock died with its holder: no stale lock file blocks the next process.
-    async with await HierarchicalMemory.create(
-        MemoryConfig(db_path=db), embedder=HashingEmbedder(64)
-    ) as memory:
-        await _check_consistent(memory)
-
-
-async def test_this_process_holding_the_database_refuses_another(tmp_path: Path) -> None:
-    db = tmp_path / "memory.db"
-    async with await HierarchicalMemory.create(
-        MemoryConfig(db_path=db), embedder=HashingEmbedder()
-    ) as memory:
-        kept = await memory.add("written by the first process", user_id="u")
-        script = textwrap.dedent(
-            f"""
-            import asyncio, sys
-            sys.path.insert(0, {str(ROOT)!r})
-            from headroom.errors import DatabaseLockedError
-            from headroom.memory import HierarchicalMemory, MemoryConfig
-            from tests.fakes import HashingEmbedder
-
-            async def main():
-                config = MemoryConfig(db_path={str(db)!r}, cache_enabled=False)
-                try:
-                    await HierarchicalMemory.create(config, embedder=HashingEmbedder())
-                except DatabaseLockedError as exc:
-                    print("LOCKED", exc)
-                else:
-                    print("OPENED")
-
-            asyncio.run(main())
-            """
-        )
-        result = await anyio.run_process(
-            [sys.executable, "-c", script],
-            check=False,
-            env={**os.environ, "PYTHONWARNINGS": "error::ResourceWarning"},
-        )
-        stdout = result.stdout.decode()
-        assert stdout.startswith("LOCKED"), stdout + result.stderr.decode()
-        assert "already open" in stdout and "share that instance" in stdout
-        # The refused process changed nothing; the first still works.
-        assert (await memory.get(kept.id)).content == "written by the first process"
-        await memory.add("still writable", user_id="u")
-        await _check_consistent(memory)
-    # Within one process too: a second open of the same file is refused while the first lives.
-    async with await HierarchicalMemory.create(
-        MemoryConfig(db_path=db), embedder=HashingEmbedder()
-    ):
-        with pytest.raises(DatabaseLockedError):
-            await HierarchicalMemory.create(MemoryConfig(db_path=db), embedder=HashingEmbedder())

@@ -335,9 +335,10 @@ async def test_damaged_index_is_rebuilt_with_a_warning(tmp_path: Path, damage: s
 @pytest.mark.anyio
 async def test_stale_index_loses_ghosts_and_regains_missing(tmp_path: Path) -> None:
     db = tmp_path / "memory.db"
-    memories = await _fill(db, 100)
+    memories = await _fill(db, 300)
     index = _index_file(db)
-    old_index = index.read_bytes()  # knows the 100
+    stamp = index.with_name(index.name + ".stamp")
+    old_index, old_stamp = index.read_bytes(), stamp.read_bytes()  # knows the 300
     async with await HierarchicalMemory.create(
         config_for(db), embedder=HashingEmbedder(DIMENSION)
     ) as memory:
@@ -346,13 +347,15 @@ async def test_stale_index_loses_ghosts_and_regains_missing(tmp_path: Path) -> N
         later = await memory.add_many(
             [{"content": f"later{i} copper violet", "user_id": "u"} for i in range(40)]
         )
-    index.write_bytes(old_index)  # as if the process died before saving the index
+    # As if the process died before saving the index (the file and its stamp, as saved).
+    index.write_bytes(old_index)
+    stamp.write_bytes(old_stamp)
     await _assert_all_found(db, memories[50:] + later)
     async with await HierarchicalMemory.create(
         config_for(db), embedder=HashingEmbedder(DIMENSION)
     ) as memory:
         for m in memories[:50]:
-            hits = await memory.search(m.content, user_id="u", top_k=100)
+            hits = await memory.search(m.content, user_id="u", top_k=300)
             assert m.id not in [h.id for h in hits], "a deleted memory came back"
 
 

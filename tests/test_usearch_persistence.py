@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from headroom.errors import ClosedError, ConfigError, StorageError
-from headroom.storage.sqlite import usearch_index
+from headroom.storage.sqlite import graph_file
 from headroom.storage.sqlite.usearch_index import UsearchIndex
 
 pytestmark = pytest.mark.anyio
@@ -168,7 +168,7 @@ async def test_a_file_of_another_configuration_is_not_loaded(
     await index.aclose()
 
 
-async def test_temporaries_left_by_a_crashed_save_are_ignored_and_removed(
+async def test_temporaries_left_by_a_crashed_save_are_ignored_and_removed_by_the_next(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "vectors.usearch"
@@ -179,9 +179,53 @@ async def test_temporaries_left_by_a_crashed_save_are_ignored_and_removed(
     other = tmp_path / ".other.usearch.abc.tmp"  # another index's: not ours to touch
     other.write_bytes(b"x")
     index = await UsearchIndex.open(path, D)
-    assert len(index) == 50
+    assert len(index) == 50 and stale.exists()  # another process may be saving right now
+    await index.add(np.array([100], dtype=np.int64), unit(5, 1))
+    await index.save()  # holding the save lock: what is left is stale
     assert not stale.exists() and other.exists()
     await index.aclose()
+
+
+async def test_damage_to_the_body_is_found_by_the_checksum(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.usearch"
+    await saved_index(path, 50)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # loads "fine" without a checksum
+    path.write_bytes(bytes(data))
+    with pytest.warns(RuntimeWarning, match="checksum"):
+        index = await UsearchIndex.open(path, D)
+    assert len(index) == 0
+    assert (tmp_path / "vectors.usearch.corrupt").exists()
+    await index.aclose()
+
+
+async def test_a_file_stamped_for_another_owner_is_not_used_nor_moved(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.usearch"
+    index = await UsearchIndex.open(path, D, owner="database-a")
+    await index.add(np.arange(1, 21, dtype=np.int64), unit(6, 20))
+    await index.save()
+    await index.aclose()
+    with pytest.warns(RuntimeWarning, match="another database"):
+        other = await UsearchIndex.open(path, D, owner="database-b")
+    assert len(other) == 0 and path.exists()
+    await other.aclose()
+    again = await UsearchIndex.open(path, D, owner="database-a")
+    assert len(again) == 20
+    await again.aclose()
+
+
+async def test_read_only_never_moves_or_saves(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.usearch"
+    await saved_index(path, 10)
+    path.write_bytes(path.read_bytes()[:-10])
+    path.with_name(path.name + ".lock").unlink(missing_ok=True)
+    before = names(tmp_path)
+    with pytest.warns(RuntimeWarning, match="vector index"):
+        index = await UsearchIndex.open(path, D, read_only=True)
+    await index.add(np.array([1], dtype=np.int64), unit(7, 1))
+    await index.save()
+    await index.aclose()
+    assert names(tmp_path) == before
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
@@ -193,7 +237,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> 
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        usearch_index._write_atomically(path, crash)
+        graph_file.write_atomically(path, crash)
     assert path.read_bytes() == b"the previous index"
     assert names(tmp_path) == ["vectors.usearch"]
 

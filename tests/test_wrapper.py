@@ -24,7 +24,6 @@ from headroom.memory import HierarchicalMemory, MemoryCategory, MemoryConfig, Sc
 from headroom.wrapper import AsyncMemoryClient, MemoryClient, with_memory
 from headroom.wrapper.prompt import CONTEXT_CLOSE, CONTEXT_OPEN, approx_tokens
 from tests.chat_server import ChatServer, Reply, tool_call
-from tests.fakes import HashingEmbedder
 from tests.wrapper_support import FlakyEmbedder, block, context_of, instruction_in, sync_client
 
 USER = [{"role": "user", "content": "Hello there"}]
@@ -456,32 +455,46 @@ def test_clients_of_one_database_share_its_engine(
         first.memory.add("Alice likes chess")  # closing the second left it open
     with sync_client(server, db, embedder, user_id="alice") as third:
         assert len(third.memory.get_all()) == 2
-    with (
-        pytest.raises(ConfigError, match="another configuration or embedder"),
-        sync_client(server, db, HashingEmbedder(), user_id="x") as other,
-        sync_client(server, db, FlakyEmbedder(), user_id="y") as clash,
-    ):
-        other.memory.get_all()
-        clash.memory.get_all()
 
 
-def test_a_sync_and_an_async_client_of_one_database_conflict_without_losing_answers(
-    server: ChatServer, db: Path, embedder: FlakyEmbedder, caplog: pytest.LogCaptureFixture
+def test_clients_with_their_own_embedders_open_engines_of_their_own(
+    server: ChatServer, db: Path, embedder: FlakyEmbedder
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="headroom.wrapper")
+    # Same model name and dimension, different objects: two engines, one database.
+    with (
+        sync_client(server, db, embedder, user_id="alice") as first,
+        sync_client(server, db, FlakyEmbedder(), user_id="alice") as second,
+    ):
+        first.memory.add("Alice likes sailing")
+        assert [m.content for m in second.memory.get_all()] == ["Alice likes sailing"]
+        second.memory.add("Alice likes chess")
+        assert [h.content for h in first.memory.search("chess")][:1] == ["Alice likes chess"]
+
+
+def test_a_sync_and_an_async_client_of_one_database_both_remember(
+    server: ChatServer, db: Path, embedder: FlakyEmbedder
+) -> None:
     with sync_client(server, db, embedder) as sync:
         sync.memory.add("Alice likes kites")
         raw = openai.AsyncOpenAI(base_url=server.url, api_key="test", max_retries=0)
-        options: dict[str, Any] = {"user_id": "alice", "db_path": db, "embedder": embedder}
+        options: dict[str, Any] = {
+            "user_id": "alice",
+            "db_path": db,
+            "embedder": embedder,
+            "strict": True,
+        }
 
-        async def use_async() -> str:
+        async def use_async() -> list[str]:
             async with with_memory(raw, **options) as client:
-                response = await client.chat.completions.create(model="m", messages=USER)
-                return str(response.choices[0].message.content)
+                server.reply('Noted. <memory>[{"content": "User likes maps"}]</memory>')
+                await client.chat.completions.create(model="m", messages=USER)
+                return [m.content for m in await client.memory.get_all()]
 
-        server.reply("still answered")
-        assert asyncio.run(use_async()) == "still answered"
-    assert any("another event loop" in r.getMessage() for r in caplog.records)
+        assert asyncio.run(use_async()) == ["Alice likes kites", "User likes maps"]
+        assert [m.content for m in sync.memory.get_all()] == [
+            "Alice likes kites",
+            "User likes maps",
+        ]
 
 
 def test_an_async_client_outlives_its_first_loop(

@@ -127,9 +127,14 @@ def check_database_path(given: str | Path) -> Path:
 
 @asynccontextmanager
 async def open_memory(
-    invocation: Invocation, *, create: bool = False
+    invocation: Invocation, *, create: bool = False, read_only: bool = False
 ) -> AsyncIterator[HierarchicalMemory]:
-    """The memory at --db; a command that only reads never creates an empty database file."""
+    """The memory at --db; a command that only reads never creates an empty database.
+
+    ``read_only`` opens it without changing anything (and loads the model only if the
+    command searches): it works while an application has the database open, and on a
+    read-only file.
+    """
     config = invocation.config()
     if config.db_url is None:
         check_database_path(config.path)
@@ -139,6 +144,8 @@ async def open_memory(
             ExitCode.NOT_FOUND,
             "check --db or $HEADROOM_DB; `headroom add` or `headroom import` creates one",
         )
-    memory = await HierarchicalMemory.create(config, embedder=invocation.embedder)
+    memory = await HierarchicalMemory.create(
+        config, embedder=invocation.embedder, read_only=read_only
+    )
     async with memory:
         yield memory

@@ -24,7 +24,7 @@ class ExitCode(enum.IntEnum):
     CONFLICT = 4
     """The memory is no longer current, or the ids to import are already stored."""
     LOCKED = 5
-    """Another process has the database open; try again when it has closed it."""
+    """Another process kept the database locked (busy) past the timeout; try again."""
     INTERRUPTED = 130
     """Ctrl-C (128 + SIGINT, as shells report it)."""
 
@@ -55,9 +55,15 @@ _TABLE: tuple[tuple[type[errors.HeadroomError], ExitCode, str | None], ...] = (
     (
         errors.DatabaseLockedError,
         ExitCode.LOCKED,
-        "headroom allows one process per database: stop the program using it (or work on a "
-        "copy made with `headroom export`), then try again",
+        "another program held a long write on the database; try again in a moment",
     ),
+    (errors.MissingDatabaseError, ExitCode.NOT_FOUND, "check --db or $HEADROOM_DB"),
+    (
+        errors.ReadOnlyError,
+        ExitCode.ERROR,
+        "the database (or its folder) is read-only here: copy it somewhere writable",
+    ),
+    (errors.DiskFullError, ExitCode.ERROR, "free some space on that disk, then try again"),
     (
         errors.CorruptDatabaseError,
         ExitCode.ERROR,

@@ -36,7 +36,7 @@ async def owned(memory: HierarchicalMemory, invocation: Invocation, memory_id: s
 async def run_search(invocation: Invocation) -> int:
     args = invocation.args
     user = invocation.user()
-    async with open_memory(invocation) as memory:
+    async with open_memory(invocation, read_only=True) as memory:
         hits = await memory.search(
             args.query,
             user_id=user,
@@ -69,7 +69,7 @@ async def run_list(invocation: Invocation) -> int:
         limit=args.limit or None,
         offset=args.offset,
     )
-    async with open_memory(invocation) as memory:
+    async with open_memory(invocation, read_only=True) as memory:
         found = await memory.query(where)
     table = format_memories(
         found, invocation.width, with_user=args.user is None, as_of=args.as_of is not None
@@ -84,14 +84,14 @@ async def run_list(invocation: Invocation) -> int:
 
 
 async def run_show(invocation: Invocation) -> int:
-    async with open_memory(invocation) as memory:
+    async with open_memory(invocation, read_only=True) as memory:
         found = await owned(memory, invocation, invocation.args.id)
     invocation.emit(memory_to_json(found), format_details(found, invocation.width))
     return ExitCode.OK
 
 
 async def run_history(invocation: Invocation) -> int:
-    async with open_memory(invocation) as memory:
+    async with open_memory(invocation, read_only=True) as memory:
         await owned(memory, invocation, invocation.args.id)
         chain = await memory.get_history(invocation.args.id)
     invocation.emit([memory_to_json(m) for m in chain], format_history(chain, invocation.width))
@@ -105,7 +105,7 @@ def _disk_usage(db: Path) -> int:
 
 async def run_stats(invocation: Invocation) -> int:
     args = invocation.args
-    async with open_memory(invocation) as memory:
+    async with open_memory(invocation, read_only=True) as memory:
         stats = await memory.stats(
             args.user, session_id=args.session, agent_id=args.agent, turn_id=args.turn
         )

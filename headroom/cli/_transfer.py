@@ -66,7 +66,7 @@ async def run_export(invocation: Invocation) -> int:
     # line. Otherwise, and always in a file, JSON Lines: the backup format.
     array = invocation.json and target == "-"
     count = 0
-    async with open_memory(invocation) as memory:
+    async with open_memory(invocation, read_only=True) as memory:
         try:
             with _output(invocation, target) as stream:
                 if array:

@@ -42,7 +42,13 @@ from headroom.domain.validation import (
     check_query,
 )
 from headroom.embedders.base import Embedder, normalize, validate_vectors
-from headroom.errors import ClosedError, ConfigError, NotFoundError, ValidationError
+from headroom.errors import (
+    ClosedError,
+    ConfigError,
+    NotFoundError,
+    ReadOnlyError,
+    ValidationError,
+)
 from headroom.memory.config import MemoryConfig
 from headroom.memory.maintenance import ReembedProgress, reembed_store
 from headroom.memory.opening import open_embedder, open_storage
@@ -70,9 +76,11 @@ class HierarchicalMemory:
         embedder: Embedder,
         *,
         owned_embedder: Embedder | None,
+        read_only: bool = False,
     ) -> None:
         """Use :meth:`create`."""
         self._config = config
+        self._read_only = read_only
         self._storage = storage
         self._embedder = embedder
         self._owned_embedder = owned_embedder
@@ -85,7 +93,11 @@ class HierarchicalMemory:
 
     @classmethod
     async def create(
-        cls, config: MemoryConfig | None = None, *, embedder: Embedder | None = None
+        cls,
+        config: MemoryConfig | None = None,
+        *,
+        embedder: Embedder | None = None,
+        read_only: bool = False,
     ) -> HierarchicalMemory:
         """Open (creating if needed) the memory ``config`` describes.
 
@@ -93,19 +105,26 @@ class HierarchicalMemory:
         :class:`~headroom.embedders.base.Embedder` protocol; headroom does not close it).
         Raises :class:`DimensionMismatchError` when the database holds vectors of another
         model or dimension than the embedder makes.
+
+        ``read_only=True`` opens an existing database without creating or changing anything
+        (:class:`~headroom.errors.MissingDatabaseError` if there is none): it works while
+        other processes write it, and on a read-only file or mount; the model loads only when
+        a search needs it; every write raises :class:`~headroom.errors.ReadOnlyError`.
         """
         if config is None:
             config = MemoryConfig()
         elif not isinstance(config, MemoryConfig):
             raise ConfigError(f"config must be a MemoryConfig, got {type(config).__name__}")
-        embedder, owned = await open_embedder(config, embedder)
+        if not isinstance(read_only, bool):
+            raise ConfigError(f"read_only must be a bool, got {read_only!r}")
+        embedder, owned = await open_embedder(config, embedder, lazy=read_only)
         try:
-            storage = await open_storage(config, embedder)
+            storage = await open_storage(config, embedder, read_only=read_only)
         except BaseException:
             if owned is not None:
                 await owned.aclose()
             raise
-        return cls(config, storage, embedder, owned_embedder=owned)
+        return cls(config, storage, embedder, owned_embedder=owned, read_only=read_only)
 
     @property
     def config(self) -> MemoryConfig:
@@ -114,6 +133,11 @@ class HierarchicalMemory:
     @property
     def embedder(self) -> Embedder:
         return self._embedder
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this memory was opened read-only."""
+        return self._read_only
 
     async def aclose(self) -> None:
         """Save what the indexes keep in memory and release the database and the embedder."""
@@ -152,8 +176,15 @@ class HierarchicalMemory:
         if self._closed:
             raise ClosedError("this HierarchicalMemory is closed")
 
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self._read_only:
+            raise ReadOnlyError(
+                f"{self._storage.store.location} was opened read-only: it cannot be changed"
+            )
+
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "closed" if self._closed else "read-only" if self._read_only else "open"
         where = self._storage.store.location
         return f"<HierarchicalMemory {where} {self._embedder.model_name} {state}>"
 
@@ -172,6 +203,7 @@ class HierarchicalMemory:
         metadata: Mapping[str, Any] | None = None,
     ) -> Memory:
         """Store one memory and return it. Its scope is the deepest id given."""
+        self._check_writable()
         item = NewMemory(
             content=content,
             user_id=user_id,
@@ -186,7 +218,7 @@ class HierarchicalMemory:
 
     async def add_many(self, items: Sequence[NewMemory | Mapping[str, Any]]) -> list[Memory]:
         """Store many memories: one embedding call, one transaction. All or nothing."""
-        self._check_open()
+        self._check_writable()
         if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
             raise ValidationError("add_many takes a list of NewMemory objects or dicts")
         return await self._add(items, numbered=True)
@@ -225,7 +257,7 @@ class HierarchicalMemory:
         importance and metadata. Raises :class:`SupersededError` naming the current head when
         ``old_memory_id`` is no longer current.
         """
-        self._check_open()
+        self._check_writable()
         check_memory_id(old_memory_id)
         content = check_content(new_content, max_chars=self._config.max_content_chars)
         found = await self._storage.store.get([old_memory_id])
@@ -258,7 +290,7 @@ class HierarchicalMemory:
 
     async def rollback(self, memory_id: str) -> Memory:
         """Make an older version's content current again, as a new head; history is kept."""
-        self._check_open()
+        self._check_writable()
         check_memory_id(memory_id)
         chain = await self._storage.store.chain(memory_id)
         head = chain[-1]
@@ -276,7 +308,7 @@ class HierarchicalMemory:
     @_telemetry.traced("headroom.delete")
     async def delete(self, memory_id: str) -> int:
         """Forget a memory: every version of its chain, from every index. How many versions."""
-        self._check_open()
+        self._check_writable()
         check_memory_id(memory_id)
         async with self._writes:
             self._check_open()
@@ -298,7 +330,7 @@ class HierarchicalMemory:
         session_id="s1")`` removes what session s1 stored and keeps Bob's user-level
         memories. Never touches another user. Returns how many versions were deleted.
         """
-        self._check_open()
+        self._check_writable()
         check_id("user_id", user_id, required=True)
         where = MemoryFilter(
             user_id=user_id,
@@ -421,7 +453,7 @@ class HierarchicalMemory:
         An id already stored raises :class:`ValidationError` (nothing is imported), or is
         skipped with ``skip_existing=True``. Returns how many were imported.
         """
-        self._check_open()
+        self._check_writable()
         items = list(memories)
         for index, memory in enumerate(items):
             if not isinstance(memory, Memory):
@@ -453,7 +485,7 @@ class HierarchicalMemory:
         The live index keeps serving until the new one is complete: a failure leaves this
         memory as it was (the index is only a cache of the store).
         """
-        self._check_open()
+        self._check_writable()
         return await self._storage.vectors.rebuild()
 
     async def reembed(
@@ -470,7 +502,7 @@ class HierarchicalMemory:
         process stops before that transaction, nothing changed: the old embedder and index
         stay in use.
         """
-        self._check_open()
+        self._check_writable()
         owned: Embedder | None = None
         if isinstance(new, MemoryConfig):
             from headroom.embedders.registry import create_embedder
@@ -496,6 +528,7 @@ class HierarchicalMemory:
     def _new_memory(
         self, item: NewMemory | Mapping[str, Any], index: int | None, now: datetime
     ) -> Memory:
+        """The memory ``item`` describes, validated; errors name ``index`` (of a batch)."""
         try:
             if isinstance(item, Mapping):
                 unknown = set(item) - set(NewMemory.__dataclass_fields__)

@@ -6,7 +6,8 @@ imports no backend and a deployment on one never loads another's dependencies.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from typing import Protocol
 
 from headroom.embedders.base import Embedder
 from headroom.errors import ConfigError
@@ -16,7 +17,9 @@ from headroom.storage.base import EmbedderRecord, Storage
 __all__ = ["BACKENDS", "backend_name", "open_embedder", "open_storage"]
 
 
-async def _open_sqlite(config: MemoryConfig, embedder: EmbedderRecord) -> Storage:
+async def _open_sqlite(
+    config: MemoryConfig, embedder: EmbedderRecord, *, read_only: bool
+) -> Storage:
     from headroom.storage.sqlite import HnswSettings, open_sqlite
 
     hnsw = HnswSettings(
@@ -25,10 +28,12 @@ async def _open_sqlite(config: MemoryConfig, embedder: EmbedderRecord) -> Storag
         ef_search=config.hnsw_ef_search,
         exact_threshold=config.exact_search_threshold,
     )
-    return await open_sqlite(config.path, embedder, hnsw)
+    return await open_sqlite(config.path, embedder, hnsw, read_only=read_only)
 
 
-async def _open_postgres(config: MemoryConfig, embedder: EmbedderRecord) -> Storage:
+async def _open_postgres(
+    config: MemoryConfig, embedder: EmbedderRecord, *, read_only: bool
+) -> Storage:
     from headroom._imports import require
 
     require("asyncpg", extra="postgres")
@@ -43,10 +48,18 @@ async def _open_postgres(config: MemoryConfig, embedder: EmbedderRecord) -> Stor
         hnsw_ef_search=config.hnsw_ef_search,
         exact_threshold=config.exact_search_threshold,
     )
+    # Read-only, the engine refuses every write before it reaches the server (a role with
+    # SELECT rights only makes that a server-side guarantee).
     return await open_postgres(config.db_url, embedder, settings)
 
 
-BACKENDS: dict[str, Callable[[MemoryConfig, EmbedderRecord], Awaitable[Storage]]] = {
+class _Opener(Protocol):
+    def __call__(
+        self, config: MemoryConfig, embedder: EmbedderRecord, *, read_only: bool
+    ) -> Awaitable[Storage]: ...
+
+
+BACKENDS: dict[str, _Opener] = {
     "sqlite": _open_sqlite,
     "postgres": _open_postgres,
 }
@@ -58,27 +71,41 @@ def backend_name(config: MemoryConfig) -> str:
     return "postgres" if config.db_url is not None else "sqlite"
 
 
-async def open_storage(config: MemoryConfig, embedder: Embedder) -> Storage:
+async def open_storage(
+    config: MemoryConfig, embedder: Embedder, *, read_only: bool = False
+) -> Storage:
     """The storage ``config`` selects, for vectors of ``embedder``.
 
     Raises :class:`~headroom.errors.DimensionMismatchError` when the database holds vectors
     of another model or dimension.
     """
     opener = BACKENDS[backend_name(config)]
-    return await opener(config, EmbedderRecord(embedder.model_name, embedder.dimension))
+    record = EmbedderRecord(embedder.model_name, embedder.dimension)
+    return await opener(config, record, read_only=read_only)
 
 
 async def open_embedder(
-    config: MemoryConfig, given: Embedder | None
+    config: MemoryConfig, given: Embedder | None, *, lazy: bool = False
 ) -> tuple[Embedder, Embedder | None]:
     """The embedder to use and, when headroom made it, the one it must close.
 
     ``given`` (any object satisfying the Embedder protocol) replaces the one ``config``
     describes; headroom does not close it, and caches it when ``config.cache_enabled``.
+    ``lazy`` makes the configured one on its first use, when its name and dimension are known
+    without loading it (the bundled model and the well-known hosted ones).
     """
     if given is None:
+        from headroom.embedders.models import known_dimension
         from headroom.embedders.registry import create_embedder
 
+        dimension = config.vector_dimension
+        if lazy and dimension is not None and known_dimension(str(config.backend), config.model):
+            from headroom.embedders.lazy import LazyEmbedder
+
+            deferred = LazyEmbedder(
+                lambda: create_embedder(config), model_name=config.model, dimension=dimension
+            )
+            return deferred, deferred
         made = await create_embedder(config)
         return made, made
     if not isinstance(given, Embedder):

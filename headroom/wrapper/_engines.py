@@ -1,11 +1,11 @@
-"""The memories wrapped clients open, shared per database file.
+"""The memories wrapped clients open, shared per database, configuration and event loop.
 
-A database can be open once per process (the engine holds an exclusive lock on it), yet an
-application routinely wraps several clients over the default database: one per user, or a
-new one per request. So clients that open the same file share one engine, counted: the last
-:func:`release` closes it. An engine belongs to the event loop that opened it (its SQLite
-connection answers on that loop); a client on another loop asking for the same file gets a
-:class:`ConfigError` that says so, rather than two loops driving one connection.
+An application routinely wraps several clients over the default database: one per user, or
+a new one per request. Clients that open the same database with the same configuration and
+embedder on the same event loop share one engine, counted: the last :func:`release` closes
+it, so a new client per request costs no reopening. Any other client (another loop: a sync
+client beside an async one; another configuration or embedder) opens an engine of its own:
+engines over one database follow each other's writes, in one process as across processes.
 
 Engines opened on headroom's background loop (by sync clients) are also closed when that
 loop stops at exit; those of async clients that were never closed are closed at exit on a
@@ -22,7 +22,6 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 from headroom import _sync
 from headroom.embedders.base import Embedder
@@ -50,37 +49,35 @@ class _Entry:
 
 
 _lock = threading.Lock()
-_open: dict[Path | str, _Entry] = {}
+_open: list[_Entry] = []
 _exit_hook_installed = False
 
 
-def _key(config: MemoryConfig) -> Path | str:
-    return config.db_url if config.db_url is not None else config.path.resolve()
+def _same(entry: _Entry, config: MemoryConfig, embedder: Embedder | None) -> bool:
+    return entry.config == config and entry.embedder is embedder
 
 
 async def acquire(config: MemoryConfig, embedder: Embedder | None) -> HierarchicalMemory:
-    """The engine for ``config``'s database, opened on the running loop or shared."""
+    """An engine for ``config`` on the running loop: one this loop shares, or a new one."""
     loop = asyncio.get_running_loop()
-    key = _key(config)
     with _lock:
-        entry = _open.get(key)
+        entry = next(
+            (e for e in _open if _same(e, config, embedder) and e.loop is loop),
+            None,
+        )
+        if entry is None:
+            # An async client left open across two asyncio.run calls: its loop is gone, so
+            # nothing else can be using the engine, and this loop adopts it.
+            entry = next(
+                (e for e in _open if _same(e, config, embedder) and e.loop.is_closed()),
+                None,
+            )
+            if entry is not None:
+                entry.loop = loop
         opener = entry is None
         if entry is None:
-            entry = _open[key] = _Entry(config, embedder, loop)
-        if entry.loop is not loop:
-            if not entry.loop.is_closed():
-                raise ConfigError(
-                    f"{config.location} is already open on another event loop in this process "
-                    "(a sync client's while this one is async, or the other way round); "
-                    "use one kind of client per database"
-                )
-            # Its loop is gone (an async client left open across two asyncio.run calls):
-            # nothing else can be using the engine, so this loop adopts it.
-            entry.loop = loop
-        if entry.config != config or entry.embedder is not embedder:
-            raise ConfigError(
-                f"{config.location} is already open with another configuration or embedder"
-            )
+            entry = _Entry(config, embedder, loop)
+            _open.append(entry)
         entry.users += 1
     if opener:
         try:
@@ -88,12 +85,13 @@ async def acquire(config: MemoryConfig, embedder: Embedder | None) -> Hierarchic
         except BaseException as exc:
             entry.error = exc
             with _lock:
-                _open.pop(key, None)
+                if entry in _open:
+                    _open.remove(entry)
             raise
         finally:
             entry.ready.set()
         if _sync.in_portal_thread():
-            entry.exit_handle = _sync.on_shutdown(partial(_close_at_shutdown, key, entry))
+            entry.exit_handle = _sync.on_shutdown(partial(_close_at_shutdown, entry))
         else:
             _install_exit_hook()
     else:
@@ -107,24 +105,23 @@ async def acquire(config: MemoryConfig, embedder: Embedder | None) -> Hierarchic
 async def release(engine: HierarchicalMemory) -> None:
     """One user fewer; the last one closes the engine."""
     with _lock:
-        key = _key(engine.config)
-        entry = _open.get(key)
-        if entry is None or entry.engine is not engine:
+        entry = next((e for e in _open if e.engine is engine), None)
+        if entry is None:
             return
         entry.users -= 1
         if entry.users > 0:
             return
-        del _open[key]
+        _open.remove(entry)
     if entry.exit_handle is not None:
         entry.exit_handle.cancel()
     await engine.aclose()
 
 
-async def _close_at_shutdown(key: Path | str, entry: _Entry) -> None:
+async def _close_at_shutdown(entry: _Entry) -> None:
     """headroom's loop is stopping: forget the engine (a new loop opens it afresh), close it."""
     with _lock:
-        if _open.get(key) is entry:
-            del _open[key]
+        if entry in _open:
+            _open.remove(entry)
     if entry.engine is not None:
         await entry.engine.aclose()
 
@@ -149,16 +146,17 @@ def _close_forgotten() -> None:
     """
     with _lock:
         forgotten = [
-            (key, entry)
-            for key, entry in _open.items()
+            entry
+            for entry in _open
             if entry.engine is not None
             and entry.exit_handle is None
             and not entry.loop.is_running()
         ]
-        for key, _ in forgotten:
-            del _open[key]
-    for key, entry in forgotten:
+        for entry in forgotten:
+            _open.remove(entry)
+    for entry in forgotten:
         assert entry.engine is not None
+        key = entry.config.location
         warnings.warn(
             f"a with_memory client over {key} was never closed; its memory is closed at exit "
             "(use `async with` or `await client.close()`)",

@@ -6,17 +6,20 @@ hops: a 2,000-row insert took 418-758 ms that way, 163-168 ms in one hop). Calls
 connection run one at a time, and a call, once started, runs to its end even if the caller is
 cancelled, so no transaction is ever left half done.
 
-Two connections: one writer, whose transactions are serialised, and one read-only reader. In
-WAL mode the reader sees only committed transactions, so no search or query can see half of a
-supersede, and reads never wait for writes.
+Connections: one writer, whose transactions are serialised (across processes too: SQLite's
+own lock, a busy timeout, short transactions), one read-only reader, and a probe that tells
+when anything was committed. In WAL mode the reader sees only committed transactions, so no
+search or query can see half of a supersede, and reads never wait for writes. Any number of
+processes (and of engines in one process) may open one database; a read-only opening has no
+writer at all.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -29,18 +32,21 @@ from headroom.errors import (
     ClosedError,
     CorruptDatabaseError,
     DatabaseLockedError,
+    DiskFullError,
+    MissingDatabaseError,
     SchemaVersionError,
     StorageError,
     ValidationError,
 )
+from headroom.storage.sqlite.identity import Identity, home_of, read_identity
 from headroom.storage.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION, statements
 
-__all__ = ["Connection", "Database", "translate_errors"]
+__all__ = ["ChangeProbe", "Connection", "Database", "translate_errors"]
 
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 5000
-_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 5, 6, 11, 13, 26
 
 
 def _primary_code(exc: sqlite3.Error) -> int | None:
@@ -78,6 +84,11 @@ def translate_errors(what: str, path: Path | None = None) -> Iterator[None]:
             ) from exc
         if _locked(exc):
             raise DatabaseLockedError(f"{what}: {where} is locked ({exc})") from exc
+        if _primary_code(exc) == _SQLITE_FULL or "disk is full" in str(exc).lower():
+            raise DiskFullError(
+                f"{what}: the disk holding {where} is full ({exc}); nothing of this operation "
+                "was stored. Free some space and try again"
+            ) from exc
         raise StorageError(f"{what}: {exc}") from exc
     except (OverflowError, UnicodeEncodeError) as exc:
         # A value SQLite cannot bind (an int past 64 bits, a lone surrogate): nothing stored.
@@ -135,126 +146,235 @@ def _in_transaction(operation: Callable[[sqlite3.Connection], T], conn: sqlite3.
     return result
 
 
-class _ProcessLock:
-    """An exclusive advisory lock on ``<db>.lock`` (POSIX ``flock``; a no-op elsewhere)."""
+class ChangeProbe:
+    """``PRAGMA data_version`` on a connection of its own, read on the event loop.
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._fd: int | None = None
+    The value changes whenever any other connection (of this process or another) commits.
+    It costs a few microseconds and never waits (busy timeout 0): cheap enough to ask before
+    every search, which then reads the change log only when something was committed.
+    """
 
-    def acquire(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: SQLite's own locking only
-            return
-        try:
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StorageError(f"cannot open the lock file {self._path}: {exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise StorageError(f"cannot lock {self._path}: {exc}") from exc
-            raise DatabaseLockedError(
-                f"{self._path.with_suffix('')} is already open, in another process or by "
-                "another HierarchicalMemory in this one; open it once per process and share "
-                "that instance"
-            ) from exc
-        self._fd = fd
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self._raw = raw
+        self._closed = False
 
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the flock
-            self._fd = None
+    def version(self) -> int | None:
+        """The current data version; None when it cannot be read (then assume a change)."""
+        if self._closed:
+            return None
+        try:
+            row = self._raw.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            return None
+        return None if row is None else int(row[0])
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(sqlite3.Error):
+            self._raw.close()
 
 
 class Database:
-    """The writer and reader connections of one SQLite file, opened and migrated."""
+    """The connections to one SQLite file, opened (and, unless read-only, migrated).
 
-    def __init__(self, path: Path, writer: Connection, reader: Connection, lock: _ProcessLock):
+    ``path`` is the file's real path: a symbolic link is followed, so SQLite's journal and the
+    vector index live beside the file itself whichever name opened it.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        writer: Connection | None,
+        reader: Connection,
+        probe: ChangeProbe,
+        identity: Identity | None,
+        home: str,
+    ) -> None:
         self.path = path
         self.writer = writer
         self.reader = reader
-        self._lock = lock
+        self.probe = probe
+        self.identity = identity
+        self.home = home
+        """Where the file lives (see :func:`.identity.home_of`)."""
+
+    @property
+    def read_only(self) -> bool:
+        return self.writer is None
 
     @classmethod
-    async def open(cls, path: Path) -> Database:
-        """Open (creating if needed) and migrate the database at ``path``."""
-        path = Path(path)
+    async def open(cls, path: Path, *, read_only: bool = False) -> Database:
+        """Open the database at ``path``: created and migrated if needed, or read-only.
+
+        Read-only, nothing is ever created or written: a missing file raises
+        :class:`MissingDatabaseError`, a file that is not a headroom database says so.
+        """
         # File-system calls and SQLite's open block: all of it in a worker thread.
-        return await anyio.to_thread.run_sync(cls._open_sync, path)
+        return await anyio.to_thread.run_sync(partial(cls._open_sync, Path(path), read_only))
 
     @classmethod
-    def _open_sync(cls, path: Path) -> Database:
+    def _open_sync(cls, given: Path, read_only: bool = False) -> Database:
+        path = Path(os.path.realpath(given))
+        if path.is_dir():
+            raise StorageError(f"{given} is a directory, not a database file")
+        if read_only:
+            return cls._open_read_only(given, path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"cannot create the folder for {path}: {exc}") from exc
-        lock = _ProcessLock(path.with_name(path.name + ".lock"))
-        lock.acquire()
+            raise StorageError(f"cannot create the folder for {given}: {exc}") from exc
+        _refuse_hard_links(given, path)
         opened: list[sqlite3.Connection] = []
         try:
-            with translate_errors("opening the database", path):
+            with translate_errors("opening the database", given):
                 writer = _connect(str(path), uri=False)
                 opened.append(writer)
                 mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()
                 if mode is None or str(mode[0]).lower() != "wal":
-                    raise StorageError(f"{path}: cannot switch the database to WAL mode")
+                    raise StorageError(f"{given}: cannot switch the database to WAL mode")
                 # NORMAL in WAL mode: a committed transaction survives a process crash; an OS
                 # crash or power loss may lose the last ones (never corrupts).
                 writer.execute("PRAGMA synchronous = NORMAL")
-                _migrate(writer, path)
-                reader = _connect(f"file:{path}?mode=ro", uri=True)
+                _migrate(writer, given)
+                home = home_of(path)
+                identity = read_identity(writer, home)
+                reader = _connect(f"{_uri(path)}?mode=ro", uri=True)
                 opened.append(reader)
                 reader.execute("PRAGMA query_only = 1")
+                probe = _connect(f"{_uri(path)}?mode=ro", uri=True, busy_timeout_ms=0)
+                opened.append(probe)
         except BaseException:
             for conn in opened:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
-            lock.release()
             raise
-        return cls(path, Connection(writer, path), Connection(reader, path), lock)
+        return cls(
+            path,
+            Connection(writer, given),
+            Connection(reader, given),
+            ChangeProbe(probe),
+            identity,
+            home,
+        )
+
+    @classmethod
+    def _open_read_only(cls, given: Path, path: Path) -> Database:
+        if not path.exists():
+            raise MissingDatabaseError(f"no database at {given}")
+        _refuse_hard_links(given, path)
+        opened: list[sqlite3.Connection] = []
+        try:
+            with translate_errors("opening the database", given):
+                target = _read_only_uri(path)
+                reader = _connect(target, uri=True)
+                opened.append(reader)
+                reader.execute("PRAGMA query_only = 1")
+                version = _schema_version(reader, given)
+                if version > SCHEMA_VERSION:
+                    raise _newer(given, version)
+                home = home_of(path)
+                identity = read_identity(reader, home) if version >= 2 else None
+                probe = _connect(target, uri=True, busy_timeout_ms=0)
+                opened.append(probe)
+        except BaseException:
+            for conn in opened:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            raise
+        return cls(path, None, Connection(reader, given), ChangeProbe(probe), identity, home)
 
     async def aclose(self) -> None:
-        try:
-            await self.reader.aclose()
+        self.probe.close()
+        await self.reader.aclose()
+        if self.writer is not None:
             await self.writer.aclose()
-        finally:
-            self._lock.release()
 
 
-def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
-    # Autocommit mode (isolation_level None): transactions are explicit. check_same_thread is
-    # off because every call runs on whichever worker thread anyio picks, one at a time.
-    conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-    return conn
+def _uri(path: Path) -> str:
+    return "file:" + urllib.parse.quote(str(path))
 
 
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+def _read_only_uri(path: Path) -> str:
+    """Read-only; on a read-only file system (where SQLite cannot make its shared-memory
+    file beside a WAL database, and nobody can write), as immutable."""
+    if os.access(path.parent, os.W_OK) or Path(f"{path}-shm").exists():
+        return f"{_uri(path)}?mode=ro"
+    return f"{_uri(path)}?mode=ro&immutable=1"
+
+
+def _refuse_hard_links(given: Path, path: Path) -> None:
+    try:
+        links = os.stat(path).st_nlink
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StorageError(f"cannot read {given}: {exc}") from exc
+    if links > 1:
+        raise StorageError(
+            f"{given} has {links} names (hard links). SQLite keeps its write-ahead log beside "
+            "the name a database is opened by, so writers using two names would corrupt it; "
+            "open it by one name only (a symbolic link is safe), or remove the other links"
+        )
+
+
+def _schema_version(conn: sqlite3.Connection, given: Path) -> int:
+    """The schema version of a headroom database; StorageError for any other file."""
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
     except sqlite3.OperationalError as exc:
         if "no such table" not in str(exc):
             raise
-        version = 0
-    if version > SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"{path} has schema version {version}; this headroom knows up to {SCHEMA_VERSION}. "
-            "Upgrade headroom to open it."
-        )
-    for number in range(version + 1, SCHEMA_VERSION + 1):
+        row = None
+    if row is None:
+        raise StorageError(f"{given} is not a headroom database (it has no headroom tables)")
+    return int(row[0])
 
-        def apply(conn: sqlite3.Connection, number: int = number) -> None:
-            for statement in statements(MIGRATIONS[number - 1]):
+
+def _newer(given: Path, version: int) -> SchemaVersionError:
+    return SchemaVersionError(
+        f"{given} has schema version {version}; this headroom knows up to {SCHEMA_VERSION}. "
+        "Upgrade headroom to open it."
+    )
+
+
+def _connect(
+    target: str, *, uri: bool, busy_timeout_ms: int = _BUSY_TIMEOUT_MS
+) -> sqlite3.Connection:
+    # Autocommit mode (isolation_level None): transactions are explicit. check_same_thread is
+    # off because every call runs on whichever worker thread anyio picks, one at a time.
+    conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, given: Path) -> None:
+    """Apply the missing migrations, each in its own transaction.
+
+    The version is read again inside each transaction: several processes may open a new or
+    older database at the same moment, and only the first applies each step.
+    """
+    while True:
+
+        def step(conn: sqlite3.Connection) -> bool:
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                version = int(row[0]) if row else 0
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc):
+                    raise
+                version = 0
+            if version > SCHEMA_VERSION:
+                raise _newer(given, version)
+            if version == SCHEMA_VERSION:
+                return False
+            for statement in statements(MIGRATIONS[version]):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (str(number),),
+                (str(version + 1),),
             )
+            return True
 
-        _in_transaction(apply, conn)
+        if not _in_transaction(step, conn):
+            return

@@ -13,6 +13,17 @@ Layout (version 1), documented in docs/storage.md:
   from the user id, so a keyword search can be restricted to one user inside the index.
   Written in the same transaction as the row it indexes.
 * ``meta``: schema version, embedder model and dimension, vector index file name.
+
+Version 2 adds what lets many processes share one file:
+
+* ``changes``: a log of every change to ``memories`` (the key, and whether the row was added,
+  superseded or removed), written by triggers in the same transaction as the change. Each
+  process's vector index and scope catalog follow it before a search; it keeps the newest
+  entries only (a process further behind reconciles by key difference, as on open).
+* ``meta.database_id``: an id made when the database is created (renewed when the file turns
+  out to have been copied or moved, see ``meta.home``), and ``meta.generation``, counted up
+  by each re-embedding. A vector index file records both and is only used by a database
+  with the same ones.
 """
 
 from __future__ import annotations
@@ -20,7 +31,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "statements"]
+__all__ = [
+    "CHANGE_ADDED",
+    "CHANGE_REMOVED",
+    "CHANGE_SUPERSEDED",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "statements",
+]
 
 MIGRATIONS: Sequence[str] = (
     # 1: the initial schema
@@ -62,9 +80,39 @@ MIGRATIONS: Sequence[str] = (
         content, owner, content='', tokenize='porter unicode61 remove_diacritics 2'
     );
     """,
+    # 2: the change log and the database's identity
+    """
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        key INTEGER NOT NULL,
+        kind INTEGER NOT NULL  -- 1 added, 2 superseded, 3 removed
+    );
+
+    CREATE TRIGGER memories_log_added AFTER INSERT ON memories
+    BEGIN
+        INSERT INTO changes (key, kind) VALUES (new.key, 1);
+    END;
+
+    CREATE TRIGGER memories_log_superseded AFTER UPDATE OF superseded_by ON memories
+    BEGIN
+        INSERT INTO changes (key, kind) VALUES (new.key, 2);
+    END;
+
+    CREATE TRIGGER memories_log_removed AFTER DELETE ON memories
+    BEGIN
+        INSERT INTO changes (key, kind) VALUES (old.key, 3);
+    END;
+
+    INSERT INTO meta (key, value) VALUES ('database_id', lower(hex(randomblob(16))))
+        ON CONFLICT (key) DO NOTHING;
+    INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT (key) DO NOTHING;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+CHANGE_ADDED, CHANGE_SUPERSEDED, CHANGE_REMOVED = 1, 2, 3
+"""The ``changes.kind`` values."""
 
 
 def statements(script: str) -> list[str]:

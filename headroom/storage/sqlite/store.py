@@ -1,37 +1,46 @@
 """SQLiteStore: the MemoryStore of the embedded backend, one SQLite file in WAL mode.
 
-Each method is one operation of :mod:`headroom.storage.sqlite.operations` run in one hop
-on the writer (in a transaction) or the reader connection. After a write commits, the vector
-index is told, under the same lock, so it learns the changes in commit order.
+Each method is one operation of :mod:`headroom.storage.sqlite.operations` run in one hop on
+the writer (in a transaction) or the reader connection. A write transaction also checks that
+the database still holds this engine's embedder (another process may have re-embedded it)
+and notes where it sits in the change log; after it commits, the vector index applies it,
+under the same lock, so it learns this engine's changes in commit order.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
+from typing import TypeVar
 
 import anyio
 import numpy as np
 
 from headroom.domain import Memory, MemoryFilter, MemoryStats
-from headroom.errors import ClosedError
+from headroom.errors import ClosedError, DimensionMismatchError, ReadOnlyError
 from headroom.storage.base import EmbedderRecord, StoredMemory, Vector
+from headroom.storage.sqlite import changes
 from headroom.storage.sqlite import operations as ops
-from headroom.storage.sqlite.connection import Database
-from headroom.storage.sqlite.vectors import SQLiteVectorIndex, index_file_name
+from headroom.storage.sqlite.connection import Connection, Database
+from headroom.storage.sqlite.identity import next_generation
+from headroom.storage.sqlite.vectors import OwnChanges, SQLiteVectorIndex
 
-__all__ = ["META_INDEX", "SQLiteStore"]
+__all__ = ["SQLiteStore"]
 
-META_INDEX = "vector_index_file"
+T = TypeVar("T")
+
+_PRUNE_EVERY = 1_000
+"""The change log is pruned when a write's position crosses a multiple of this."""
 
 
 class SQLiteStore:
     """The MemoryStore over one SQLite file (see :func:`headroom.storage.sqlite.open_sqlite`)."""
 
-    def __init__(self, db: Database, vectors: SQLiteVectorIndex) -> None:
+    def __init__(self, db: Database, vectors: SQLiteVectorIndex, record: EmbedderRecord) -> None:
         self._db = db
         self._vectors = vectors
+        self._record = record
         self._write_lock = anyio.Lock()
         self._closed = False
 
@@ -39,71 +48,114 @@ class SQLiteStore:
     def location(self) -> str:
         return str(self._db.path)
 
+    @property
+    def read_only(self) -> bool:
+        return self._db.read_only
+
     def __repr__(self) -> str:
-        return f"<SQLiteStore {self._db.path}{' closed' if self._closed else ''}>"
+        state = " closed" if self._closed else " read-only" if self.read_only else ""
+        return f"<SQLiteStore {self._db.path}{state}>"
 
     def _check_open(self) -> None:
         if self._closed:
             raise ClosedError("the memory store is closed")
 
+    def _writer(self) -> Connection:
+        self._check_open()
+        if self._db.writer is None:
+            raise ReadOnlyError(f"{self._db.path} was opened read-only: it cannot be changed")
+        return self._db.writer
+
+    async def _write(
+        self, what: str, operation: Callable[[sqlite3.Connection], T]
+    ) -> tuple[int, T, int]:
+        """``operation`` in one write transaction: its log positions before and after."""
+        record = self._record
+
+        def write(conn: sqlite3.Connection) -> tuple[int, T, int]:
+            recorded = ops.embedder_record(conn)
+            if recorded != record:
+                raise DimensionMismatchError(
+                    f"{self._db.path} now holds vectors of "
+                    f"{None if recorded is None else recorded.model_name!r} (re-embedded since "
+                    f"this memory opened it with {record.model_name!r}); nothing was stored. "
+                    "Open it again with the new embedder"
+                )
+            before = changes.last_seq(conn)
+            result = operation(conn)
+            after = changes.last_seq(conn)
+            if after // _PRUNE_EVERY != before // _PRUNE_EVERY:
+                changes.prune(conn, after)
+            return before, result, after
+
+        return await self._writer().transaction(what, write)
+
     # -- writes ------------------------------------------------------------------------------
 
     async def insert(self, items: Sequence[StoredMemory]) -> list[int]:
-        self._check_open()
         if not items:
+            self._writer()
             return []
         async with self._write_lock:
-            keys = await self._db.writer.transaction(
+            before, keys, after = await self._write(
                 "adding memories", partial(ops.insert, items=items)
             )
-            await self._vectors.added(
-                keys, [item.memory for item in items], np.stack([i.embedding for i in items])
+            await self._vectors.apply(
+                OwnChanges(
+                    before,
+                    after,
+                    added=[(key, item.memory) for key, item in zip(keys, items, strict=True)],
+                    vectors=np.stack([item.embedding for item in items]),
+                )
             )
         return keys
 
     async def supersede(self, old_id: str, new: StoredMemory) -> int:
-        self._check_open()
         async with self._write_lock:
-            key, old_key = await self._db.writer.transaction(
+            before, (key, old_key), after = await self._write(
                 "superseding a memory", partial(ops.supersede, old_id=old_id, new=new)
             )
-            await self._vectors.added([key], [new.memory], new.embedding[np.newaxis, :])
-            self._vectors.superseded(old_key)
+            await self._vectors.apply(
+                OwnChanges(
+                    before,
+                    after,
+                    added=[(key, new.memory)],
+                    vectors=new.embedding[np.newaxis, :],
+                    superseded=[old_key],
+                )
+            )
         return key
 
     async def delete(self, ids: Sequence[str]) -> list[int]:
-        self._check_open()
         if not ids:
+            self._writer()
             return []
         async with self._write_lock:
-            keys = await self._db.writer.transaction(
+            before, keys, after = await self._write(
                 "deleting memories", partial(ops.delete, ids=ids)
             )
-            await self._vectors.removed(keys)
+            await self._vectors.apply(OwnChanges(before, after, removed=keys))
         return keys
 
     async def clear(self, where: MemoryFilter) -> list[int]:
-        self._check_open()
         async with self._write_lock:
-            keys = await self._db.writer.transaction(
+            before, keys, after = await self._write(
                 "clearing memories", partial(ops.clear, where=where)
             )
-            await self._vectors.removed(keys)
+            await self._vectors.apply(OwnChanges(before, after, removed=keys))
         return keys
 
     async def replace_embeddings(
         self, embeddings: dict[int, Vector], embedder: EmbedderRecord
     ) -> None:
-        self._check_open()
-        index_file = index_file_name(self._db.path, embedder)
-
         def replace(conn: sqlite3.Connection) -> None:
             ops.replace_embeddings(conn, embeddings, embedder)
-            ops.set_meta(conn, {META_INDEX: index_file})
+            next_generation(conn)
 
         async with self._write_lock:
-            await self._db.writer.transaction("switching embeddings", replace)
-            await self._vectors.switched(embedder, index_file)
+            await self._write("switching embeddings", replace)
+            self._record = embedder
+            await self._vectors.switched(embedder)
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -14,13 +14,11 @@ behind the filtered-search strategy.
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,6 +33,13 @@ import numpy.typing as npt
 from headroom._imports import import_usearch_index
 from headroom.errors import ClosedError, ConfigError, HeadroomError, StorageError
 from headroom.storage.base import Keys
+from headroom.storage.sqlite.graph_file import (
+    checksum,
+    locked,
+    move_aside,
+    read_stamp,
+    write_stamped,
+)
 from headroom.storage.sqlite.vector_plan import (
     DEFAULT_EXACT_THRESHOLD,
     Strategy,
@@ -119,10 +124,13 @@ class UsearchIndex:
     work (a missing file only costs a rebuild from SQLite).
     """
 
-    def __init__(self, config: _Config, path: Path | None, index: Any) -> None:
+    def __init__(
+        self, config: _Config, path: Path | None, index: Any, owner: str | None = None
+    ) -> None:
         """Use :meth:`open`."""
         self._config = config
         self._path = path
+        self._owner = owner
         self._index = index
         self._size = len(index)
         self._dirty = False
@@ -140,24 +148,32 @@ class UsearchIndex:
         ef_search: int = 50,
         dtype: UsearchDType = "f32",
         exact_threshold: int = DEFAULT_EXACT_THRESHOLD,
+        owner: str | None = None,
+        read_only: bool = False,
     ) -> UsearchIndex:
         """Load the index at ``path`` (None: in memory only), or start empty.
 
-        A missing file gives an empty index. A file that cannot be loaded, or was written for
-        another dimension, dtype or metric, gives an empty index and a RuntimeWarning; the
-        file is first renamed to ``<name>.corrupt`` (never deleted). ``m``,
-        ``ef_construction`` and ``ef_search`` are HNSW's M, efConstruction and ef; a loaded
-        file keeps the M it was built with.
+        A missing file gives an empty index. A file whose bytes fail its stamp's checksum,
+        that cannot be loaded, or was written for another dimension, dtype or metric, gives an
+        empty index and a RuntimeWarning; the file is first renamed to ``<name>.corrupt``
+        (never deleted). With ``owner``, a file stamped for another owner (another database,
+        or before a re-embedding) is not used either (a RuntimeWarning; the file is left, and
+        replaced by the next save), nor is an unstamped one (written by an older headroom).
+        ``read_only`` never moves, deletes or saves anything. ``m``, ``ef_construction`` and
+        ``ef_search`` are HNSW's M, efConstruction and ef; a loaded file keeps the M it was
+        built with.
         """
         config = _Config(dimension, m, ef_construction, ef_search, dtype, exact_threshold)
         config.validate()
         file = None if path is None else Path(path)
-        index, problem = await anyio.to_thread.run_sync(_open_sync, config, file)
+        index, problem = await anyio.to_thread.run_sync(
+            partial(_open_sync, config, file, owner=owner, read_only=read_only)
+        )
         if problem is not None:
             # Warned here, on the caller's thread, so warning filters and pytest.warns see it.
             _log.warning("%s", problem)
             warnings.warn(problem, RuntimeWarning, stacklevel=2)
-        return cls(config, file, index)
+        return cls(config, None if read_only else file, index, owner)
 
     @property
     def dimension(self) -> int:
@@ -370,37 +386,63 @@ class UsearchIndex:
             return
         index = self._index
         with _translated(f"save {self._path}"):
-            _write_atomically(self._path, lambda tmp: index.save(os.fspath(tmp)))
+            write_stamped(self._path, lambda tmp: index.save(os.fspath(tmp)), self._owner)
         self._dirty = False
 
 
-def _open_sync(config: _Config, path: Path | None) -> tuple[Any, str | None]:
-    """The index, and what was wrong with the file (None if nothing)."""
+def _open_sync(
+    config: _Config, path: Path | None, *, owner: str | None, read_only: bool
+) -> tuple[Any, str | None]:
+    """The index, and what was wrong with the file that deserves a warning (None if nothing)."""
     usearch = import_usearch_index()
     with _translated("create an index"):
         fresh = config.new_index(usearch)
     if path is None:
         return fresh, None
-    _remove_stale_temporaries(path)
-    if not path.exists():
-        return fresh, None
-    problem = _load_into(usearch, config, path, fresh)
+    with locked(path, exclusive=False, create=not read_only):
+        if not path.exists():
+            return fresh, None
+        problem, damaged = _check_stamp(path, owner)
+        if problem is None:
+            problem = _load_into(usearch, config, path, fresh)
+            damaged = problem is not None
     if problem is None:
         return fresh, None
     with _translated("reset the index"):
         fresh.reset()  # a failed load may have left part of the file in it
         fresh = config.new_index(usearch)
+    if problem == _UNSTAMPED:
+        _log.info("vector index %s %s; rebuilding it from the database", path, problem)
+        return fresh, None
+    if not damaged or read_only:
+        return fresh, f"vector index {path} {problem}; starting empty (rebuilt from the database)"
     try:
-        moved = _move_aside(path)
+        moved = move_aside(path)
     except OSError as exc:
         # Saving later would overwrite the only copy of the bad file: refuse instead.
         raise StorageError(
             f"vector index {path} {problem}, and moving it aside failed: {exc}"
         ) from exc
     return fresh, (
-        f"vector index {path} {problem}; starting empty (the facade rebuilds it from the "
-        f"database); the old file is kept as {moved}"
+        f"vector index {path} {problem}; starting empty (rebuilt from the database); the old "
+        f"file is kept as {moved}"
     )
+
+
+_UNSTAMPED = "has no stamp (it was written by an older headroom)"
+
+
+def _check_stamp(path: Path, owner: str | None) -> tuple[str | None, bool]:
+    """What is wrong with the file by its stamp, and whether its bytes are damaged."""
+    stamp = read_stamp(path)
+    if stamp is None:
+        return (None, False) if owner is None else (_UNSTAMPED, False)
+    if owner is not None and stamp.owner != owner:
+        return "was made for another database (or before a re-embedding)", False
+    length, crc = checksum(path)
+    if (length, crc) != (stamp.length, stamp.crc32):
+        return "is damaged (its bytes do not match its checksum)", True
+    return None, False
 
 
 def _load_into(usearch: ModuleType, config: _Config, path: Path, index: Any) -> str | None:
@@ -431,59 +473,6 @@ def _load_into(usearch: ModuleType, config: _Config, path: Path, index: Any) -> 
     if index.ndim != config.dimension or len(index) != int(meta["count_present"]):
         return "did not load consistently with its own header"
     return None
-
-
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """``write`` into a temporary file beside ``path``, flush it to disk, then rename it over.
-
-    A crash leaves either the old file or the new one, never a mix; a leftover temporary is
-    removed by the next :meth:`UsearchIndex.open`.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)  # usearch opens the file itself, by name
-    temporary = Path(name)
-    try:
-        write(temporary)
-        # fsync through a new descriptor flushes the file's pages whichever fd wrote them.
-        with temporary.open("rb") as written:
-            os.fsync(written.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(OSError):
-            temporary.unlink()
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX; Windows has no directory handles to flush)."""
-    if os.name == "nt":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_stale_temporaries(path: Path) -> None:
-    """Delete temporaries a crashed save left beside ``path`` (one writer per database)."""
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        _log.info("removing %s, left by an interrupted save", stale)
-        with suppress(OSError):
-            stale.unlink()
-
-
-def _move_aside(path: Path) -> Path:
-    """Rename ``path`` to ``<name>.corrupt`` (or ``.corrupt.N`` if taken); the new name."""
-    target = path.with_name(f"{path.name}.corrupt")
-    counter = 1
-    while target.exists():
-        target = path.with_name(f"{path.name}.corrupt.{counter}")
-        counter += 1
-    os.replace(path, target)
-    return target
 
 
 @contextmanager
