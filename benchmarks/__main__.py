@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import anyio
 
 from benchmarks.backends import BACKEND_TARGETS, BackendParams, run_backends
 from benchmarks.embedding_cache import cache_dir
+from benchmarks.follow_cost import run_follow_cost
 from benchmarks.latency import LatencyParams, run_latency
 from benchmarks.lme_data import load_questions
 from benchmarks.lme_run import cached_embedder, quality_verdicts, run_quality
@@ -129,6 +131,11 @@ async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
     if not args.backends_only:
         log("telemetry cost: none, API only, SDK recording")
         report["telemetry"] = run_telemetry_cost(reps=200 if args.quick else 2000)
+        log("following other processes: the quiet check and catching up")
+        quiet_reps, rounds = (500, 3) if args.quick else (5000, 7)
+        report["follow"] = await anyio.to_thread.run_sync(
+            partial(run_follow_cost, quiet_reps=quiet_reps, rounds=rounds)
+        )
     report["duration_s"] = round(time.perf_counter() - started, 1)
     report["machine"]["load_average_at_end"] = load_average()
     return report

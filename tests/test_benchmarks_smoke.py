@@ -178,3 +178,12 @@ async def test_lookup_embedder_refuses_unknown_text() -> None:
     lookup = LookupEmbedder({}, model_name="m", dimension=4)
     with pytest.raises(KeyError):
         await lookup.embed(["unknown"])
+
+
+def test_follow_cost_runs_and_renders() -> None:
+    from benchmarks.follow_cost import render, run_follow_cost
+
+    results = run_follow_cost(base=300, quiet_reps=20, rounds=1)
+    assert results["quiet_check_ms"]["count"] == 20
+    assert results["catch_up_1000_ms"]["count"] == 1
+    assert any("catch up after 1,000" in line for line in render(results))

@@ -608,6 +608,16 @@ def test_unknown_id_is_not_found(cli: Cli) -> None:
         assert unknown in cli.err and "hint:" in cli.err
 
 
+def test_a_read_command_on_a_file_that_is_not_a_database_leaves_it_alone(
+    cli: Cli, db: Path
+) -> None:
+    for content in (b"", b"a text file\n"):
+        db.write_bytes(content)
+        assert cli("list") == ExitCode.ERROR
+        assert "not a headroom database" in cli.err and "Traceback" not in cli.err
+        assert db.read_bytes() == content
+
+
 def test_read_commands_work_while_another_program_writes(cli: Cli, db: Path) -> None:
     m = _add(cli, "one", "-u", "u")
     writer = sqlite3.connect(db, isolation_level=None)

@@ -77,6 +77,11 @@ def translate_errors(what: str, path: Path | None = None) -> Iterator[None]:
     except sqlite3.Error as exc:
         if isinstance(exc, sqlite3.ProgrammingError) and "closed" in str(exc).lower():
             raise ClosedError(f"{what}: the store is closed") from exc
+        if _primary_code(exc) == _SQLITE_NOTADB or "not a database" in str(exc).lower():
+            raise CorruptDatabaseError(
+                f"{what}: {where} is not a headroom database, or is corrupt (SQLite: {exc}). "
+                "headroom has not modified it: if it was one, restore it from a backup"
+            ) from exc
         if _corrupt(exc):
             raise CorruptDatabaseError(
                 f"{what}: {where} is corrupt ({exc}). headroom has not modified it: restore it "

@@ -46,12 +46,14 @@ class FreshVectors:
             grown = np.empty(capacity, dtype=np.int64)
             grown[: len(self._rows)] = self._keys[: len(self._rows)]
             self._matrix, self._keys = matrix, grown
-        for key, vector in zip(keys.tolist(), vectors, strict=True):
+        rows = np.empty(len(keys), dtype=np.intp)
+        for position, key in enumerate(keys.tolist()):
             row = self._rows.get(key)
             if row is None:
                 row = self._rows[key] = len(self._rows)
-                self._keys[row] = key
-            self._matrix[row] = vector
+            rows[position] = row
+        self._keys[rows] = keys
+        self._matrix[rows] = vectors
 
     def remove(self, keys: Keys | list[int]) -> None:
         """Forget these keys; absent ones are ignored."""
