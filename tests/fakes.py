@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 from collections.abc import Sequence
 
@@ -52,3 +53,15 @@ class HashingEmbedder:
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+def distinct_texts(prefix: str, count: int, *, seed: int = 0) -> list[str]:
+    """``count`` texts of ``prefix`` and six pseudo-random words each, the same on every run.
+
+    Deterministic, so a test that relies on their vectors being distinct (even through the
+    hashing embedder) passes or fails the same way every time, never by chance.
+    """
+    rng = random.Random(f"{prefix}/{seed}")
+    return [
+        " ".join([prefix, *(f"{rng.getrandbits(32):08x}" for _ in range(6))]) for _ in range(count)
+    ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 
 from headroom.errors import DiskFullError, StorageError
 from headroom.memory import HierarchicalMemory, MemoryConfig, MemoryFilter
-from tests.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder, distinct_texts
 from tests.introspect import index_keys, stored_keys
 
 pytestmark = pytest.mark.anyio
@@ -42,11 +41,8 @@ def _names(folder: Path) -> list[str]:
 
 
 def _contents(prefix: str, count: int) -> list[dict[str, str]]:
-    """Memories of six random words each: distinct vectors, even from the hashing embedder."""
-    return [
-        {"content": " ".join([prefix, *(uuid.uuid4().hex[:6] for _ in range(6))]), "user_id": "u"}
-        for _ in range(count)
-    ]
+    """Memories of six words each: distinct vectors, even from the hashing embedder."""
+    return [{"content": text, "user_id": "u"} for text in distinct_texts(prefix, count)]
 
 
 async def _recall(memory: HierarchicalMemory) -> tuple[int, int]:
@@ -183,8 +179,8 @@ async def test_a_full_disk_says_so_and_loses_nothing(small_disk: Path) -> None:
     filler = small_disk / "filler"
     filler.write_bytes(b"\0" * (4 * 1024 * 1024))  # most of the disk
     with pytest.raises(DiskFullError, match="full") as info:
-        for _ in range(10_000):
-            batch = await memory.add_many(_contents("x" * 400, 50))
+        for n in range(10_000):
+            batch = await memory.add_many(_contents(f"{'x' * 400} batch{n}", 50))
             stored.extend(m.id for m in batch)
     assert "nothing of this operation was stored" in str(info.value)
     assert stored, "the disk filled before anything was stored: make the filler smaller"

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import pytest
 
 from headroom.memory import HierarchicalMemory, MemoryConfig, MemoryFilter
 from tests.chat_server import ChatServer
-from tests.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder, distinct_texts
 from tests.introspect import index_keys, stored_keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +93,7 @@ def test_four_processes_write_and_search_one_file(tmp_path: Path) -> None:
                 worker.send(
                     op="add",
                     user=f"user{n % 2}",
-                    contents=[f"w{n} r{round_} note{i} t{uuid.uuid4().hex[:8]}" for i in range(12)],
+                    contents=distinct_texts(f"w{n} r{round_}", 12),
                 )
             added = [worker.receive()["ids"] for worker in workers]
             rows = {m.id: m for m in _all(db)}
@@ -103,7 +102,7 @@ def test_four_processes_write_and_search_one_file(tmp_path: Path) -> None:
             for n, worker in enumerate(workers):
                 old, victim = added[n][0], added[n][1]
                 worker.send(
-                    op="supersede", id=old, content=f"w{n} r{round_} revised {uuid.uuid4().hex[:8]}"
+                    op="supersede", id=old, content=distinct_texts(f"w{n} r{round_} revised", 1)[0]
                 )
                 new = worker.receive()["id"]
                 worker.send(op="delete", id=victim)
@@ -189,7 +188,7 @@ def test_two_workers_of_a_wrapped_app_store_every_memory(tmp_path: Path) -> None
         sys.path.insert(0, {str(ROOT)!r})
         import openai
         from headroom import with_memory
-        from tests.fakes import HashingEmbedder
+        from tests.fakes import HashingEmbedder, distinct_texts
 
         raw = openai.OpenAI(base_url=sys.argv[1], api_key="test", max_retries=0)
         with with_memory(raw, user_id="alice", db_path={str(db)!r},
@@ -257,7 +256,7 @@ async def test_engines_of_one_process_follow_each_other(tmp_path: Path) -> None:
         await HierarchicalMemory.create(_config(db, text_weight=0.0), embedder=embedder) as two,
     ):
         written = await one.add_many(
-            [{"content": f"fact {uuid.uuid4().hex} {i}", "user_id": "u"} for i in range(300)]
+            [{"content": text, "user_id": "u"} for text in distinct_texts("fact", 300)]
         )
         for m in written[::37]:
             assert m.id in [h.id for h in await two.search(m.content, user_id="u", top_k=3)]
