@@ -94,6 +94,8 @@ class EmbeddingServer:
         self._server: asyncio.Server | None = None
         self._embedder: OnnxEmbedder | None = None
         self._handlers: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()  # set by reset(): delayed requests stop waiting
+        self._idle = asyncio.Event()  # set whenever no request is in flight
         self.port = 0
 
     @property
@@ -115,7 +117,12 @@ class EmbeddingServer:
         self._loop.close()
 
     def reset(self) -> None:
-        """Forget recorded requests and pending faults; back to a modern, keyless server."""
+        """Forget recorded requests and pending faults; back to a modern, keyless server.
+
+        A request still held by a ``delay`` fault (its client long gone) is let go first, so
+        the next test's ``in_flight`` counts only its own requests.
+        """
+        asyncio.run_coroutine_threadsafe(self._release_delayed(), self._loop).result(timeout=30)
         with self._lock:
             self.requests.clear()
             self._faults.clear()
@@ -134,6 +141,12 @@ class EmbeddingServer:
         self._embedder = await OnnxEmbedder.create()
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _release_delayed(self) -> None:
+        self._wake.set()
+        if self.in_flight:
+            await self._idle.wait()
+        self._wake = asyncio.Event()
 
     async def _stop(self) -> None:
         assert self._server is not None and self._embedder is not None
@@ -184,9 +197,14 @@ class EmbeddingServer:
             fault = self._faults.popleft() if self._faults else Fault()
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self._idle.clear()
         try:
             if fault.delay:
-                await asyncio.sleep(fault.delay)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), fault.delay)
+                    return False  # released by reset(): the test is over, answer nothing
+                except asyncio.TimeoutError:
+                    pass
             if fault.drop:
                 return False
             try:
@@ -196,6 +214,9 @@ class EmbeddingServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
+                idle = self.in_flight == 0
+            if idle:
+                self._idle.set()
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         head = [f"HTTP/1.1 {status} X", f"Content-Length: {len(data)}"]
         head += ["Content-Type: application/json", "Connection: keep-alive"]
