@@ -16,9 +16,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from headroom.errors import DatabaseLockedError
 from headroom.memory import HierarchicalMemory, MemoryConfig
-from tests.fakes import HashingEmbedder
 from tests.mcp_support import data, error_text, http_server, stdio_params
 
 pytestmark = pytest.mark.anyio
@@ -254,32 +252,6 @@ async def test_every_tool_over_http(db: Path) -> None:
             assert len(data(await again.call_tool("list", {}))["memories"]) == 1
 
 
-def _several_processes_share_sqlite() -> bool:
-    """Whether two engines may open one SQLite database at once (False while it is locked
-    to one opener; the multi-process work flips this to True)."""
-
-    async def probe(path: Path) -> bool:
-        async with await HierarchicalMemory.create(
-            MemoryConfig(db_path=path), embedder=HashingEmbedder()
-        ):
-            try:
-                second = await HierarchicalMemory.create(
-                    MemoryConfig(db_path=path), embedder=HashingEmbedder()
-                )
-            except DatabaseLockedError:
-                return False
-            await second.aclose()
-            return True
-
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        return anyio.run(probe, Path(folder) / "probe.db", backend="asyncio")
-
-
-SHARED_SQLITE = _several_processes_share_sqlite()
-
-
 async def _two_users_see_nothing_of_each_other(alice_db: Path, bob_db: Path) -> None:
     with (
         http_server(alice_db, "--user", "alice") as alice_url,
@@ -304,9 +276,6 @@ async def test_two_servers_for_two_users_see_nothing_of_each_other(
     await _two_users_see_nothing_of_each_other(*two_dbs)
 
 
-@pytest.mark.skipif(
-    not SHARED_SQLITE, reason="one SQLite database is open in one process at a time, for now"
-)
 async def test_two_servers_for_two_users_on_one_database(db: Path) -> None:
     await _two_users_see_nothing_of_each_other(db, db)
 
@@ -318,17 +287,6 @@ async def test_http_server_stops_cleanly_on_sigterm(db: Path) -> None:
             data(await client.call_tool("remember", {"content": "Alice owns a cat"}))
     async with await HierarchicalMemory.create(MemoryConfig(db_path=db)) as memory:
         assert len(await memory.query()) == 1
-
-
-async def test_a_second_server_on_a_locked_database_says_why(db: Path) -> None:
-    if SHARED_SQLITE:
-        pytest.skip("several processes may share the database")
-    with http_server(db, "--user", "alice"):
-        result = await anyio.run_process(
-            [*_command(), "mcp", "--db", str(db), "--user", "bob", "--http", ":0"], check=False
-        )
-    assert result.returncode == 5, result.stderr
-    assert b"already open" in result.stderr
 
 
 def test_python_is_this_environments() -> None:
