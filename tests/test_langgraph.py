@@ -151,6 +151,26 @@ async def test_two_stores_on_one_memory_agree(config: MemoryConfig) -> None:
 
 
 @pytest.mark.anyio
+async def test_stores_on_two_engines_see_each_others_items(config: MemoryConfig) -> None:
+    # Two engines over one database, as two worker processes would have.
+    async with (
+        await HierarchicalMemory.create(config, embedder=HashingEmbedder()) as one,
+        await HierarchicalMemory.create(config, embedder=HashingEmbedder()) as two,
+    ):
+        first, second = HeadroomStore(one), HeadroomStore(two)
+        assert await second.aget(("alice", "p"), "k") is None  # looked, before it existed
+        await first.aput(("alice", "p"), "k", {"text": "from the first"})
+        found = await second.aget(("alice", "p"), "k")
+        assert found is not None and found.value == {"text": "from the first"}
+        await second.aput(("alice", "p"), "k", {"text": "from the second"})  # supersedes it
+        again = await first.aget(("alice", "p"), "k")
+        assert again is not None and again.value == {"text": "from the second"}
+        assert len(await one.query()) == 1
+        await first.adelete(("alice", "p"), "k")
+        assert await second.aget(("alice", "p"), "k") is None
+
+
+@pytest.mark.anyio
 async def test_sync_calls_run_on_the_memorys_loop_from_other_threads(config: MemoryConfig) -> None:
     async with await HierarchicalMemory.create(config, embedder=HashingEmbedder()) as memory:
         store = HeadroomStore(memory)

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -436,3 +437,34 @@ async def test_errors_name_the_item_only_among_many(memory: HierarchicalMemory) 
             [{"content": "fine", "user_id": "u"}, {"content": "", "user_id": "u"}]
         )
     assert await memory.query(MemoryFilter(user_id="u")) == []  # all or nothing
+
+
+async def test_query_by_metadata_values(memory: HierarchicalMemory) -> None:
+    tagged: dict[str, dict[str, Any]] = {
+        "a": {"source": "chat", "turn": 3, "pinned": True, "note": None, 'odd "key".x': "y"},
+        "b": {"source": "chat", "turn": 4.0, "pinned": False},
+        "c": {"source": "import", "nested": {"source": "chat"}},
+    }
+    ids = {
+        name: (await memory.add(f"memory {name}", user_id="u", metadata=meta)).id
+        for name, meta in tagged.items()
+    }
+
+    async def names(**match: Any) -> set[str]:
+        found = await memory.query(MemoryFilter(user_id="u", metadata=match))
+        return {name for name, memory_id in ids.items() if memory_id in {m.id for m in found}}
+
+    assert await names(source="chat") == {"a", "b"}
+    assert await names(source="chat", pinned=True) == {"a"}
+    assert await names(pinned=False) == {"b"}
+    assert await names(turn=4) == {"b"}  # numbers compare as numbers
+    assert await names(turn=3.0) == {"a"}
+    assert await names(note=None) == {"a"}  # present and null, not merely absent
+    assert await names(**{'odd "key".x': "y"}) == {"a"}
+    assert await names(source="nowhere") == set()
+    assert await names(nested="chat") == set()  # top-level keys only
+    assert await names(turn="3") == set()  # a string is not a number
+    assert (await memory.stats(user_id="u")).total == 3
+    for bad in ({"k": [1]}, {"k": {"a": 1}}, {"": 1}, {"k": float("nan")}, {1: "x"}):
+        with pytest.raises(ValidationError):
+            MemoryFilter(metadata=bad)  # type: ignore[arg-type]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,10 @@ from headroom.domain.validation import check_id, check_importance
 from headroom.errors import ValidationError
 from headroom.scoping import Scope, ScopeLevel
 
-__all__ = ["MemoryFilter", "SearchFilter", "visible"]
+__all__ = ["MemoryFilter", "MetadataValue", "SearchFilter", "visible"]
+
+MetadataValue = str | int | float | bool | None
+"""A value a metadata filter matches exactly."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,7 +28,9 @@ class MemoryFilter:
     sessions. ``scope_levels`` narrows to memories of those levels.
 
     ``valid_at`` asks what was current at that instant (an as-of query); it overrides
-    ``include_superseded``.
+    ``include_superseded``. ``metadata`` selects memories whose metadata holds each of these
+    top-level keys with exactly this value (a string, a number, a boolean or None; numbers
+    compare as numbers, so ``1`` matches ``1.0``).
     """
 
     user_id: str | None = None
@@ -40,6 +46,8 @@ class MemoryFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
     min_importance: float | None = None
+    metadata: Mapping[str, MetadataValue] | None = None
+    """Top-level key -> the exact value it must hold; copied, and checked, on construction."""
     limit: int | None = None
     offset: int = 0
 
@@ -61,6 +69,8 @@ class MemoryFilter:
                     raise ValidationError(f"{name} must be timezone-aware (use UTC)")
         if self.min_importance is not None:
             check_importance(self.min_importance, name="min_importance")
+        if self.metadata is not None:
+            object.__setattr__(self, "metadata", _metadata_match(self.metadata))
         if self.limit is not None and not _is_count(self.limit):
             raise ValidationError(f"limit must be a non-negative int or None, got {self.limit!r}")
         if not _is_count(self.offset):
@@ -87,6 +97,24 @@ def visible(memory: Memory, where: SearchFilter) -> bool:
         and (where.include_superseded or memory.is_current)
         and (where.categories is None or memory.category in where.categories)
     )
+
+
+def _metadata_match(given: object) -> dict[str, MetadataValue]:
+    if not isinstance(given, Mapping):
+        raise ValidationError(f"metadata must be a dict of key -> value, got {given!r}")
+    out: dict[str, MetadataValue] = {}
+    for key, value in given.items():
+        if not isinstance(key, str) or not key:
+            raise ValidationError(f"metadata keys must be non-empty strings, got {key!r}")
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise ValidationError(
+                f"metadata[{key!r}] must be a string, a number, a boolean or None to match, "
+                f"got {type(value).__name__}"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(f"metadata[{key!r}] must be a finite number, got {value!r}")
+        out[key] = value
+    return out
 
 
 def _is_count(value: object) -> bool:

@@ -6,7 +6,10 @@ An item ``(namespace, key) -> value`` is stored as one memory of the user its na
   syntax), by default every string in the value, in order; a value without any string is
   stored as its compact JSON;
 * ``metadata["langgraph"]`` keeps the namespace, the key, the value itself, when the item was
-  first put, and whether it takes part in searches with a query (``index=False`` opts out).
+  first put, and whether it takes part in searches with a query (``index=False`` opts out);
+* ``metadata["langgraph_item"]`` is the item's address as one string (the JSON of its
+  namespace and key), so the engine finds an item's memory by a metadata match, whichever
+  process stored it.
 
 A put on an existing key supersedes the memory, so every earlier value stays in its history.
 """
@@ -26,9 +29,11 @@ from headroom.errors import ValidationError
 from headroom.memory import Memory
 
 __all__ = [
+    "ADDRESS",
     "META",
     "Address",
     "Stored",
+    "address_key",
     "content_of",
     "item_of",
     "matches_filter",
@@ -40,6 +45,9 @@ __all__ = [
 
 META = "langgraph"
 """The metadata key under which a memory records that it is a LangGraph item."""
+
+ADDRESS = "langgraph_item"
+"""The metadata key holding the item's address as one string (see :func:`address_key`)."""
 
 Address = tuple[tuple[str, ...], str]
 """An item's ``(namespace, key)``."""
@@ -72,18 +80,25 @@ def stored_of(memory: Memory) -> Stored | None:
         return None
 
 
+def address_key(address: Address) -> str:
+    """The item's address as one string: the JSON of its namespace's labels and its key."""
+    namespace, key = address
+    return json.dumps([*namespace, key], ensure_ascii=False, separators=(",", ":"))
+
+
 def metadata_for(
     address: Address, value: Mapping[str, Any], created_at: datetime, indexed: bool
 ) -> dict[str, Any]:
     namespace, key = address
     return {
+        ADDRESS: address_key(address),
         META: {
             "namespace": list(namespace),
             "key": key,
             "value": dict(value),
             "created_at": created_at.isoformat(),
             "indexed": indexed,
-        }
+        },
     }
 
 

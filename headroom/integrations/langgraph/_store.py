@@ -42,8 +42,10 @@ from headroom import _sync
 from headroom.embedders import Embedder
 from headroom.errors import ConfigError, NotFoundError, SupersededError, ValidationError
 from headroom.integrations.langgraph._items import (
+    ADDRESS,
     Address,
     Stored,
+    address_key,
     content_of,
     item_of,
     matches_filter,
@@ -71,10 +73,12 @@ class NamespaceError(ValidationError, InvalidNamespaceError):
 
 @dataclass(eq=False)
 class _Directory:
-    """Where each item lives (its current memory's id), per user, loaded on first use.
+    """Where each item lives (its current memory's id), per user, as this engine learnt it.
 
-    Shared by every store on one engine, so two stores never disagree; a stale entry (the
-    memory was deleted or updated elsewhere) is corrected when it is used.
+    A cache: an item not in it is looked up in the database by its address (stored in its
+    metadata), so items put by another process or engine are found; a stale entry (the memory
+    was deleted or updated elsewhere) is corrected when it is used. Shared by every store on
+    one engine, so two stores never disagree.
     """
 
     users: dict[str, dict[Address, str]] = field(default_factory=dict)
@@ -291,21 +295,20 @@ class HeadroomStore(BaseStore):
         self._directory.users.update(by_user)
         return items
 
-    async def _load(self, user: str) -> None:
-        """Read where the user's items are, once per engine."""
-        if user not in self._directory.users:
-            async with self._directory.lock:
-                if user not in self._directory.users:
-                    await self._items_of(user)
-
     async def _locate(self, address: Address) -> tuple[Memory, Stored] | None:
         """The current memory holding the item, correcting the directory if it is stale."""
         user = self._user(address[0])
-        await self._load(user)
-        entries = self._directory.users[user]
+        entries = self._directory.users.setdefault(user, {})
         memory_id = entries.get(address)
         if memory_id is None:
-            return None
+            # Not put through this engine since it read the user's items: perhaps by another
+            # process, or another engine. Ask the database.
+            found = await self._memory.query(
+                MemoryFilter(user_id=user, metadata={ADDRESS: address_key(address)}, limit=1)
+            )
+            if not found:
+                return None
+            memory_id = found[0].id
         try:
             memory = await self._memory.get(memory_id)
             if not memory.is_current:  # updated through another tool: follow the chain
@@ -330,7 +333,6 @@ class HeadroomStore(BaseStore):
         fields = self._fields if op.index is None or op.index is False else list(op.index)
         content = content_of(op.value, fields)
         indexed = op.index is not False
-        await self._load(user)
         async with self._directory.lock:
             found = await self._locate(address)
             now = datetime.now(timezone.utc)
@@ -351,7 +353,6 @@ class HeadroomStore(BaseStore):
             self._directory.users.setdefault(user, {})[address] = memory.id
 
     async def _delete(self, address: Address) -> None:
-        await self._load(self._user(address[0]))
         async with self._directory.lock:
             found = await self._locate(address)
             if found is None:

@@ -7,6 +7,7 @@ scoped to a user carries the ``user_id`` condition.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from headroom.domain import MemoryFilter, SearchFilter
@@ -115,6 +116,9 @@ def filter_sql(where: MemoryFilter, params: Params, *, include_paging: bool) -> 
         clauses.append(f"created_at < {params.add(where.created_before)}")
     if where.min_importance is not None:
         clauses.append(f"importance >= {params.add(where.min_importance)}")
+    if where.metadata:
+        # Containment of {key: value} is exact equality of each top-level scalar.
+        clauses.append(f"metadata::jsonb @> {params.add(json.dumps(where.metadata))}::jsonb")
     sql = " AND ".join(clauses) if clauses else "TRUE"
     if include_paging:
         sql += " ORDER BY created_at, key"

@@ -115,6 +115,9 @@ def filter_sql(where: MemoryFilter, *, include_paging: bool) -> tuple[str, list[
     if where.min_importance is not None:
         clauses.append("importance >= ?")
         params.append(where.min_importance)
+    for key, value in (where.metadata or {}).items():
+        clauses.append(_metadata_clause(value))
+        params.extend(_metadata_params(key, value))
     sql = " AND ".join(clauses) if clauses else "1"
     if include_paging:
         sql += " ORDER BY created_at, key"
@@ -122,6 +125,26 @@ def filter_sql(where: MemoryFilter, *, include_paging: bool) -> tuple[str, list[
             sql += " LIMIT ? OFFSET ?"
             params.extend([-1 if where.limit is None else where.limit, where.offset])
     return sql, params
+
+
+def _metadata_clause(value: object) -> str:
+    """A metadata key holding exactly one value (``json_each``: any key, no path quoting)."""
+    each = "SELECT 1 FROM json_each(memories.metadata) AS j WHERE j.key = ?"
+    if value is None:
+        return f"EXISTS ({each} AND j.type = 'null')"
+    if isinstance(value, bool):
+        return f"EXISTS ({each} AND j.type = ?)"
+    if isinstance(value, (int, float)):
+        return f"EXISTS ({each} AND j.type IN ('integer', 'real') AND j.value = ?)"
+    return f"EXISTS ({each} AND j.type = 'text' AND j.value = ?)"
+
+
+def _metadata_params(key: str, value: object) -> list[Any]:
+    if value is None:
+        return [key]
+    if isinstance(value, bool):
+        return [key, "true" if value else "false"]
+    return [key, value]
 
 
 def visibility_sql(where: SearchFilter, alias: str = "m") -> tuple[str, list[Any]]:
