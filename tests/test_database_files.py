@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from headroom.errors import DiskFullError, StorageError
 from headroom.memory import HierarchicalMemory, MemoryConfig, MemoryFilter
 from tests.fakes import HashingEmbedder, distinct_texts
 from tests.introspect import index_keys, stored_keys
+from tests.mounts import tmpfs
 
 pytestmark = pytest.mark.anyio
 
@@ -154,22 +154,8 @@ async def test_random_bytes_over_the_index_body_are_found_and_rebuilt(tmp_path: 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 6 MB tmpfs, mounted for this test."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command to make a small file system")
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "disk", "6m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 async def test_a_full_disk_says_so_and_loses_nothing(small_disk: Path) -> None:

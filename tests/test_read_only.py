@@ -7,8 +7,6 @@ it); elsewhere it is skipped, saying why.
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from headroom.embedders.lazy import LazyEmbedder
 from headroom.errors import MissingDatabaseError, ReadOnlyError, StorageError
 from headroom.memory import HierarchicalMemory, MemoryConfig, NewMemory
 from tests.fakes import HashingEmbedder
+from tests.mounts import remount_read_only, tmpfs
 
 pytestmark = pytest.mark.anyio
 
@@ -38,10 +37,6 @@ async def _fill(db: Path, count: int = 5) -> None:
 
 def _names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
-
-
-def _remount_read_only(mount: Path) -> None:
-    subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
 
 
 def _digest(path: Path) -> str:
@@ -132,29 +127,15 @@ async def test_a_read_only_memory_follows_a_writer(tmp_path: Path) -> None:
 
 @pytest.fixture
 def read_only_mount(tmp_path: Path) -> Iterator[Path]:
-    """A small tmpfs holding a database, remounted read-only."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command to make a read-only file system")
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
-    try:
+    """A small tmpfs, to hold a database and then be remounted read-only."""
+    with tmpfs(tmp_path / "ro", "8m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 async def test_a_database_on_a_read_only_mount(read_only_mount: Path) -> None:
     db = read_only_mount / "memory.db"
     await _fill(db, 300)
-    _remount_read_only(read_only_mount)
+    remount_read_only(read_only_mount)
     names = _names(read_only_mount)
     async with await HierarchicalMemory.create(
         _config(db, text_weight=0.0), embedder=HashingEmbedder(DIMENSION), read_only=True
