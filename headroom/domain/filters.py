@@ -13,7 +13,7 @@ from headroom.domain.validation import check_id, check_importance
 from headroom.errors import ValidationError
 from headroom.scoping import Scope, ScopeLevel
 
-__all__ = ["MemoryFilter", "MetadataValue", "SearchFilter", "visible"]
+__all__ = ["MemoryFilter", "MetadataValue", "SearchFilter", "check_scope", "visible"]
 
 MetadataValue = str | int | float | bool | None
 """A value a metadata filter matches exactly."""
@@ -31,6 +31,9 @@ class MemoryFilter:
     ``include_superseded``. ``metadata`` selects memories whose metadata holds each of these
     top-level keys with exactly this value (a string, a number, a boolean or None; numbers
     compare as numbers, so ``1`` matches ``1.0``).
+
+    ``within`` narrows to the memories that context reaches (see :func:`headroom.scoping.reaches`:
+    those it sees and those stored within it); a scoped view sets it on every query.
     """
 
     user_id: str | None = None
@@ -50,10 +53,13 @@ class MemoryFilter:
     """Top-level key -> the exact value it must hold; copied, and checked, on construction."""
     limit: int | None = None
     offset: int = 0
+    within: Scope | None = None
 
     def __post_init__(self) -> None:
         for name in ("user_id", "session_id", "agent_id", "turn_id"):
             check_id(name, getattr(self, name))
+        if self.within is not None:
+            check_scope(self.within, name="within")
         if self.scope_levels is not None:
             object.__setattr__(self, "scope_levels", _levels(self.scope_levels))
         if self.categories is not None:
@@ -88,6 +94,16 @@ class SearchFilter:
     scope: Scope
     categories: frozenset[MemoryCategory] | None = None
     include_superseded: bool = False
+
+
+def check_scope(scope: object, *, name: str = "scope") -> Scope:
+    """``scope`` as a valid :class:`Scope`: a user id and optional deeper ids, none blank."""
+    if not isinstance(scope, Scope):
+        raise ValidationError(f"{name} must be a Scope, got {type(scope).__name__}")
+    check_id("user_id", scope.user_id, required=True)
+    for field_name in ("session_id", "agent_id", "turn_id"):
+        check_id(field_name, getattr(scope, field_name))
+    return scope
 
 
 def visible(memory: Memory, where: SearchFilter) -> bool:

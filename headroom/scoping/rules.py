@@ -13,6 +13,11 @@ the memory carries equals the context's id at that level. So:
 * a turn memory only in its turn.
 
 A context never sees another user's memories: ``user_id`` is always compared.
+
+A context also **holds** the memories stored within it: those carrying every id the context
+carries (a user's context holds all of that user's memories; a session's, what was stored in
+that session, by any agent or turn). It **reaches** what it sees or holds: what a scoped view
+of the memory may read, change or delete by id (:meth:`HierarchicalMemory.scoped`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["Scope", "ScopeLevel", "scope_level_of", "sees"]
+__all__ = ["Scope", "ScopeLevel", "holds", "reaches", "scope_level_of", "sees"]
 
 
 class ScopeLevel(str, enum.Enum):
@@ -69,6 +74,16 @@ class Scope:
         """Whether a memory carrying these ids is visible from this context."""
         return sees(self, user_id, session_id, agent_id, turn_id)
 
+    def reaches(
+        self,
+        user_id: str,
+        session_id: str | None,
+        agent_id: str | None,
+        turn_id: str | None,
+    ) -> bool:
+        """Whether a memory carrying these ids is one this context sees or holds."""
+        return reaches(self, user_id, session_id, agent_id, turn_id)
+
 
 def sees(
     scope: Scope,
@@ -83,4 +98,33 @@ def sees(
         and (session_id is None or session_id == scope.session_id)
         and (agent_id is None or agent_id == scope.agent_id)
         and (turn_id is None or turn_id == scope.turn_id)
+    )
+
+
+def holds(
+    scope: Scope,
+    user_id: str,
+    session_id: str | None,
+    agent_id: str | None,
+    turn_id: str | None,
+) -> bool:
+    """Every id the context carries must equal the memory's: it was stored within the context."""
+    return (
+        user_id == scope.user_id
+        and (scope.session_id is None or session_id == scope.session_id)
+        and (scope.agent_id is None or agent_id == scope.agent_id)
+        and (scope.turn_id is None or turn_id == scope.turn_id)
+    )
+
+
+def reaches(
+    scope: Scope,
+    user_id: str,
+    session_id: str | None,
+    agent_id: str | None,
+    turn_id: str | None,
+) -> bool:
+    """The context sees the memory or holds it; never one of another user."""
+    return sees(scope, user_id, session_id, agent_id, turn_id) or holds(
+        scope, user_id, session_id, agent_id, turn_id
     )

@@ -82,6 +82,11 @@ class MemoryStore(Protocol):
 
     Every write is one transaction, visible to readers whole or not at all, and reaches the
     backend's indexes before it returns.
+
+    Tenancy is enforced here, whatever the stored links say: a supersession chain is walked
+    within the user of the memory it starts from (``delete``, ``chain`` and the head that
+    ``supersede`` names never reach another user's memory), and a filter's ``within`` is
+    applied in the query itself.
     """
 
     @property
@@ -97,7 +102,7 @@ class MemoryStore(Protocol):
         """Atomically insert ``new`` as the head after ``old_id``; the new key.
 
         Raises SupersededError naming the head when ``old_id`` is no longer current,
-        NotFoundError when it does not exist.
+        NotFoundError when it does not exist or is not a memory of ``new``'s user.
         """
         ...
 
@@ -109,12 +114,17 @@ class MemoryStore(Protocol):
         """The stored memories with these keys (absent keys are left out)."""
         ...
 
-    async def delete(self, ids: Sequence[str]) -> list[int]:
-        """Delete these memories and every version of their chains; the keys removed."""
+    async def delete(self, ids: Sequence[str], *, user_id: str | None = None) -> list[int]:
+        """Delete these memories and every version of their chains; the keys removed.
+
+        With ``user_id``, an id of another user's memory raises NotFoundError, exactly like
+        an unknown one, and nothing is deleted.
+        """
         ...
 
     async def clear(self, where: MemoryFilter) -> list[int]:
-        """Delete what ``where`` selects (ids matched literally); the keys removed."""
+        """Delete what ``where`` selects (ids matched literally); the keys removed. Links are
+        not followed: only the selected rows go."""
         ...
 
     async def query(self, where: MemoryFilter) -> list[Memory]:
@@ -124,7 +134,8 @@ class MemoryStore(Protocol):
     async def stats(self, where: MemoryFilter) -> MemoryStats: ...
 
     async def chain(self, memory_id: str) -> list[Memory]:
-        """The whole supersession chain through ``memory_id``, oldest first."""
+        """The whole supersession chain through ``memory_id``, oldest first (its owner's
+        memories only)."""
         ...
 
     async def contents(self, after_key: int, limit: int) -> list[tuple[int, str]]:

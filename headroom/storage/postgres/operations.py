@@ -115,13 +115,14 @@ async def _delete_keys(conn: Connection, keys: Sequence[int], user: str | None) 
     return sorted(int(row["key"]) for row in rows)
 
 
-async def delete(conn: Connection, ids: Sequence[str]) -> list[int]:
-    """Delete these memories and every version of their chains; the keys removed."""
+async def delete(conn: Connection, ids: Sequence[str], user_id: str | None = None) -> list[int]:
+    """Delete these memories and every version of their chains (of ``user_id``'s memories
+    only, when given: another user's id is not found); the keys removed."""
     owners = await _owners(conn, ids)
-    await lock_users(conn, list(owners.values()))
+    await lock_users(conn, sorted(set(owners.values())))
     owners = await _owners(conn, ids)  # again under the lock: a delete may have won meanwhile
     for memory_id in ids:
-        if memory_id not in owners:
+        if memory_id not in owners or user_id not in (None, owners[memory_id]):
             raise NotFoundError(memory_id)
     removed: set[int] = set()
     for memory_id in ids:

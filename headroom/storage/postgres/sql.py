@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from headroom.domain import MemoryFilter, SearchFilter
+from headroom.domain import MemoryFilter, Scope, SearchFilter
 
 __all__ = [
     "CHAIN_KEYS",
@@ -21,6 +21,7 @@ __all__ = [
     "META",
     "Params",
     "filter_sql",
+    "reach_sql",
     "visibility_sql",
 ]
 
@@ -99,6 +100,8 @@ def filter_sql(where: MemoryFilter, params: Params, *, include_paging: bool) -> 
         value = getattr(where, column)
         if value is not None:
             clauses.append(f"{column} = {params.add(value)}")
+    if where.within is not None:
+        clauses.append(reach_sql(where.within, params))
     if where.scope_levels is not None:
         levels = sorted(level.value for level in where.scope_levels)
         clauses.append(f"{_LEVEL_SQL} = ANY({params.add(levels)}::text[])")
@@ -127,6 +130,25 @@ def filter_sql(where: MemoryFilter, params: Params, *, include_paging: bool) -> 
         if where.offset:
             sql += f" OFFSET {params.add(where.offset)}"
     return sql
+
+
+def reach_sql(scope: Scope, params: Params) -> str:
+    """What ``scope`` reaches (:func:`headroom.scoping.reaches`): the user's memories it sees,
+    or that carry every id it carries."""
+    user = f"user_id = {params.add(scope.user_id)}"
+    sees: list[str] = []
+    holds: list[str] = []
+    for column in ("session_id", "agent_id", "turn_id"):
+        value = getattr(scope, column)
+        if value is None:
+            sees.append(f"{column} IS NULL")
+        else:
+            mark = params.add(value)
+            sees.append(f"({column} IS NULL OR {column} = {mark})")
+            holds.append(f"{column} = {mark}")
+    if not holds:  # a user's own context holds every memory of the user
+        return user
+    return f"{user} AND (({' AND '.join(sees)}) OR ({' AND '.join(holds)}))"
 
 
 def visibility_sql(where: SearchFilter, params: Params, alias: str = "m") -> str:

@@ -72,11 +72,14 @@ class PostgresStore:
             write=True,
         )
 
-    async def delete(self, ids: Sequence[str]) -> list[int]:
+    async def delete(self, ids: Sequence[str], *, user_id: str | None = None) -> list[int]:
         if not ids:
             return []
         return await self._db.transaction(
-            "deleting memories", partial(ops.delete, ids=list(ids)), write=True
+            "deleting memories",
+            partial(ops.delete, ids=list(ids), user_id=user_id),
+            user=user_id,
+            write=True,
         )
 
     async def clear(self, where: MemoryFilter) -> list[int]:
@@ -134,9 +137,10 @@ class PostgresStore:
         self, what: str, operation: Callable[[Connection], Awaitable[T]], where: MemoryFilter
     ) -> T:
         """A read of one user's rows is confined to that user; others read everything."""
-        if where.user_id is None:
+        user = where.user_id or (None if where.within is None else where.within.user_id)
+        if user is None:
             return await self._db.read(what, operation)
-        return await self._db.transaction(what, operation, user=where.user_id)
+        return await self._db.transaction(what, operation, user=user)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

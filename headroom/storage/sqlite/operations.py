@@ -105,8 +105,11 @@ def insert(conn: sqlite3.Connection, items: Sequence[StoredMemory]) -> list[int]
 
 
 def supersede(conn: sqlite3.Connection, old_id: str, new: StoredMemory) -> tuple[int, int]:
-    """The new version's key and the old one's."""
-    row = conn.execute("SELECT key, superseded_by FROM memories WHERE id = ?", (old_id,)).fetchone()
+    """The new version's key and the old one's. A version only supersedes its own user's."""
+    row = conn.execute(
+        "SELECT key, superseded_by FROM memories WHERE id = ? AND user_id = ?",
+        (old_id, new.memory.user_id),
+    ).fetchone()
     if row is None:
         raise NotFoundError(old_id)
     old_key, superseded_by = row
@@ -121,8 +124,8 @@ def supersede(conn: sqlite3.Connection, old_id: str, new: StoredMemory) -> tuple
     return key, int(old_key)
 
 
-def _chain_ids(conn: sqlite3.Connection, memory_id: str) -> list[str]:
-    rows = conn.execute(CHAIN_IDS, (memory_id,)).fetchall()
+def _chain_ids(conn: sqlite3.Connection, memory_id: str, user_id: str | None) -> list[str]:
+    rows = conn.execute(CHAIN_IDS, (memory_id, user_id)).fetchall()
     if not rows:
         raise NotFoundError(memory_id)
     return [row[0] for row in rows]
@@ -142,11 +145,12 @@ def _delete_ids(conn: sqlite3.Connection, ids: Sequence[str]) -> list[int]:
     return removed
 
 
-def delete(conn: sqlite3.Connection, ids: Sequence[str]) -> list[int]:
-    """Delete these memories and every version of their chains; the keys removed."""
+def delete(conn: sqlite3.Connection, ids: Sequence[str], user_id: str | None = None) -> list[int]:
+    """Delete these memories and every version of their chains (of ``user_id``'s memories
+    only, when given: another user's id is not found); the keys removed."""
     members: set[str] = set()
     for memory_id in ids:
-        members.update(_chain_ids(conn, memory_id))
+        members.update(_chain_ids(conn, memory_id, user_id))
     return _delete_ids(conn, sorted(members))
 
 
@@ -255,7 +259,7 @@ def stats(conn: sqlite3.Connection, where: MemoryFilter) -> MemoryStats:
 
 def chain(conn: sqlite3.Connection, memory_id: str) -> list[Memory]:
     rows = conn.execute(
-        f"SELECT {COLUMNS} FROM memories WHERE id IN ({CHAIN_IDS})", (memory_id,)
+        f"SELECT {COLUMNS} FROM memories WHERE id IN ({CHAIN_IDS})", (memory_id, None)
     ).fetchall()
     if not rows:
         raise NotFoundError(memory_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from headroom.domain import MemoryFilter, SearchFilter
+from headroom.domain import MemoryFilter, Scope, SearchFilter
 from headroom.storage.sqlite import codec
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "chunks",
     "filter_sql",
     "marks",
+    "reach_sql",
     "visibility_sql",
 ]
 
@@ -48,24 +49,28 @@ IN_BATCH = 500
 
 CHAIN_IDS = """
 WITH RECURSIVE
-  back(id, prev) AS (
-    SELECT id, supersedes FROM memories WHERE id = ?1
-    UNION SELECT m.id, m.supersedes FROM memories m JOIN back b ON m.id = b.prev),
-  fwd(id, next) AS (
-    SELECT id, superseded_by FROM memories WHERE id = ?1
-    UNION SELECT m.id, m.superseded_by FROM memories m JOIN fwd f ON m.id = f.next)
+  back(id, prev, owner) AS (
+    SELECT id, supersedes, user_id FROM memories WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)
+    UNION SELECT m.id, m.supersedes, m.user_id
+    FROM memories m JOIN back b ON m.id = b.prev AND m.user_id = b.owner),
+  fwd(id, next, owner) AS (
+    SELECT id, superseded_by, user_id FROM memories WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)
+    UNION SELECT m.id, m.superseded_by, m.user_id
+    FROM memories m JOIN fwd f ON m.id = f.next AND m.user_id = f.owner)
 SELECT id FROM back UNION SELECT id FROM fwd
 """
-"""The ids of every version of the chain through ``?1`` (nothing when it does not exist)."""
+"""The ids of every version of the chain through ``?1`` (nothing when it does not exist, or
+when ``?2`` is a user id and not its owner's). The walk never leaves the owner of ``?1``:
+whatever a link says, a chain holds one user's memories only."""
 
 HEAD_OF = """
-WITH RECURSIVE fwd(id, next, depth) AS (
-    SELECT id, superseded_by, 0 FROM memories WHERE id = ?
-    UNION SELECT m.id, m.superseded_by, f.depth + 1
-    FROM memories m JOIN fwd f ON m.id = f.next)
+WITH RECURSIVE fwd(id, next, owner, depth) AS (
+    SELECT id, superseded_by, user_id, 0 FROM memories WHERE id = ?
+    UNION SELECT m.id, m.superseded_by, m.user_id, f.depth + 1
+    FROM memories m JOIN fwd f ON m.id = f.next AND m.user_id = f.owner)
 SELECT id FROM fwd WHERE next IS NULL ORDER BY depth DESC LIMIT 1
 """
-"""The current version of the chain through ``?``."""
+"""The current version of the chain through ``?`` (within its owner, as CHAIN_IDS)."""
 
 _LEVEL_SQL = (
     "CASE WHEN turn_id IS NOT NULL THEN 'turn' WHEN agent_id IS NOT NULL THEN 'agent' "
@@ -92,6 +97,10 @@ def filter_sql(where: MemoryFilter, *, include_paging: bool) -> tuple[str, list[
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if where.within is not None:
+        reach, values = reach_sql(where.within)
+        clauses.append(reach)
+        params.extend(values)
     if where.scope_levels is not None:
         levels = sorted(level.value for level in where.scope_levels)
         clauses.append(f"{_LEVEL_SQL} IN ({marks(len(levels))})")
@@ -145,6 +154,32 @@ def _metadata_params(key: str, value: object) -> list[Any]:
     if isinstance(value, bool):
         return [key, "true" if value else "false"]
     return [key, value]
+
+
+def reach_sql(scope: Scope) -> tuple[str, list[Any]]:
+    """What ``scope`` reaches (:func:`headroom.scoping.reaches`): the user's memories it sees,
+    or that carry every id it carries."""
+    deeper = (
+        ("session_id", scope.session_id),
+        ("agent_id", scope.agent_id),
+        ("turn_id", scope.turn_id),
+    )
+    sees: list[str] = []
+    sees_params: list[Any] = []
+    holds: list[str] = []
+    holds_params: list[Any] = []
+    for column, value in deeper:
+        if value is None:
+            sees.append(f"{column} IS NULL")
+        else:
+            sees.append(f"({column} IS NULL OR {column} = ?)")
+            sees_params.append(value)
+            holds.append(f"{column} = ?")
+            holds_params.append(value)
+    if not holds:  # a user's own context holds every memory of the user
+        return "user_id = ?", [scope.user_id]
+    sql = f"user_id = ? AND (({' AND '.join(sees)}) OR ({' AND '.join(holds)}))"
+    return sql, [scope.user_id, *sees_params, *holds_params]
 
 
 def visibility_sql(where: SearchFilter, alias: str = "m") -> tuple[str, list[Any]]:

@@ -126,13 +126,13 @@ class SQLiteStore:
             )
         return key
 
-    async def delete(self, ids: Sequence[str]) -> list[int]:
+    async def delete(self, ids: Sequence[str], *, user_id: str | None = None) -> list[int]:
         if not ids:
             self._writer()
             return []
         async with self._write_lock:
             before, keys, after = await self._write(
-                "deleting memories", partial(ops.delete, ids=ids)
+                "deleting memories", partial(ops.delete, ids=ids, user_id=user_id)
             )
             await self._vectors.apply(OwnChanges(before, after, removed=keys))
         return keys
