@@ -38,7 +38,8 @@ UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 @pytest.fixture
 def config(new_config: NewConfig) -> MemoryConfig:
-    return new_config(max_content_chars=LIMIT)
+    # Queries up to 100,000 characters, so the hostile ones below reach both indexes.
+    return new_config(max_content_chars=LIMIT, max_query_chars=100_000)
 
 
 @pytest.fixture

@@ -10,6 +10,13 @@ step touched, query with literal filters, get of every id ever issued, stats, an
 query, which catches a clear or delete that touched anything outside its scope. The rules
 check their own results too: the count clear and delete return, the errors of supersede,
 rollback and delete on deleted or superseded ids.
+
+Tenancy: the by-id operations run unscoped, with the owner's ``user_id`` and with another
+user's (which must be refused as not found, changing nothing); scoped views read, delete and
+list by id exactly what their context reaches in the model; imports of well-formed chains
+add to the model, and imports of hostile ones (links to another user's memory, cycles, two
+heads, dangling or one-sided links) are refused whole, which the global invariants then
+check changed nothing.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ import asyncio
 import itertools
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,7 +47,15 @@ from hypothesis.stateful import (
 )
 
 from headroom.errors import NotFoundError, SupersededError, ValidationError
-from headroom.memory import HierarchicalMemory, MemoryConfig, MemoryFilter, NewMemory, ScopeLevel
+from headroom.memory import (
+    HierarchicalMemory,
+    Memory,
+    MemoryCategory,
+    MemoryConfig,
+    MemoryFilter,
+    NewMemory,
+    ScopeLevel,
+)
 from headroom.scoping import Scope, sees
 from tests.fakes import HashingEmbedder
 from tests.postgres_server import PostgresServer
@@ -79,6 +96,18 @@ def model_sees(context: Ctx, memory: Ctx) -> bool:
     return all(
         own is None or own == theirs for own, theirs in (*pairs, (memory.turn, context.turn))
     )
+
+
+def model_reaches(context: Ctx, memory: Ctx) -> bool:
+    """What a scoped view acts on by id: what it sees, or what carries every id it carries."""
+    if memory.user != context.user:
+        return False
+    pairs = (
+        (memory.session, context.session),
+        (memory.agent, context.agent),
+        (memory.turn, context.turn),
+    )
+    return model_sees(context, memory) or all(ctx is None or own == ctx for own, ctx in pairs)
 
 
 def model_matches(where: Ctx, memory: Ctx) -> bool:
@@ -139,6 +168,7 @@ class IsolationMachine(RuleBasedStateMachine):
         self.counter = itertools.count()
         self.step = 0
         self.touched: set[Ctx] = set()
+        self.owners: dict[str, str] = {}  # every id ever issued -> its user
 
     def teardown(self) -> None:
         try:
@@ -164,6 +194,15 @@ class IsolationMachine(RuleBasedStateMachine):
     def room(self, count: int = 1) -> bool:
         return len(self.entries) + count <= MAX_MEMORIES
 
+    def track(self, entry: Entry) -> None:
+        self.entries[entry.id] = entry
+        self.owners[entry.id] = entry.ctx.user
+        self.touched.add(entry.ctx)
+
+    def refused(self, memory_id: str, as_user: str | None) -> bool:
+        """Whether a by-id call with ``user_id=as_user`` must be refused as not found."""
+        return as_user is not None and self.owners[memory_id] != as_user
+
     # -- operations ---------------------------------------------------------------------------
 
     @precondition(lambda self: self.room())
@@ -180,8 +219,7 @@ class IsolationMachine(RuleBasedStateMachine):
             )
         )
         assert m.scope.value == level_of(ctx)
-        self.entries[m.id] = Entry(m.id, ctx, category, next(self.chains))
-        self.touched.add(ctx)
+        self.track(Entry(m.id, ctx, category, next(self.chains)))
         return m.id
 
     @precondition(lambda self: self.room(3))
@@ -195,24 +233,24 @@ class IsolationMachine(RuleBasedStateMachine):
         ]
         stored = self.run(self.memory.add_many(items))
         for m, ctx in zip(stored, ctxs, strict=True):
-            self.entries[m.id] = Entry(m.id, ctx, "fact", next(self.chains))
-            self.touched.add(ctx)
+            self.track(Entry(m.id, ctx, "fact", next(self.chains)))
         return multiple(*(m.id for m in stored))
 
     @precondition(lambda self: self.room())
-    @rule(target=ids, memory_id=ids)
-    def supersede(self, memory_id: str) -> Any:
-        if memory_id in self.deleted:
+    @rule(target=ids, memory_id=ids, as_user=st.sampled_from((None, *USERS)))
+    def supersede(self, memory_id: str, as_user: str | None) -> Any:
+        call = self.memory.supersede(memory_id, self.content(), user_id=as_user)
+        if memory_id in self.deleted or self.refused(memory_id, as_user):
             with pytest.raises(NotFoundError):
-                self.run(self.memory.supersede(memory_id, self.content()))
+                self.run(call)
             return multiple()
         old = self.entries[memory_id]
         if not old.current:
             with pytest.raises(SupersededError) as info:
-                self.run(self.memory.supersede(memory_id, self.content()))
+                self.run(call)
             assert info.value.head_id == self.head_of(memory_id).id
             return multiple()
-        new = self.run(self.memory.supersede(memory_id, self.content()))
+        new = self.run(call)
         assert (new.user_id, new.session_id, new.agent_id, new.turn_id) == (
             old.ctx.user,
             old.ctx.session,
@@ -220,41 +258,122 @@ class IsolationMachine(RuleBasedStateMachine):
             old.ctx.turn,
         )
         self.entries[memory_id] = replace(old, current=False)
-        self.entries[new.id] = Entry(new.id, old.ctx, old.category, old.chain)
-        self.touched.add(old.ctx)
+        self.track(Entry(new.id, old.ctx, old.category, old.chain))
         return new.id
 
     @precondition(lambda self: self.room())
-    @rule(target=ids, memory_id=ids)
-    def rollback(self, memory_id: str) -> Any:
-        if memory_id in self.deleted:
+    @rule(target=ids, memory_id=ids, as_user=st.sampled_from((None, *USERS)))
+    def rollback(self, memory_id: str, as_user: str | None) -> Any:
+        call = self.memory.rollback(memory_id, user_id=as_user)
+        if memory_id in self.deleted or self.refused(memory_id, as_user):
             with pytest.raises(NotFoundError):
-                self.run(self.memory.rollback(memory_id))
+                self.run(call)
             return multiple()
         if self.entries[memory_id].current:
             with pytest.raises(ValidationError):
-                self.run(self.memory.rollback(memory_id))
+                self.run(call)
             return multiple()
         head = self.head_of(memory_id)
-        new = self.run(self.memory.rollback(memory_id))
+        new = self.run(call)
         assert new.supersedes == head.id
         self.entries[head.id] = replace(head, current=False)
-        self.entries[new.id] = Entry(new.id, head.ctx, head.category, head.chain)
-        self.touched.add(head.ctx)
+        self.track(Entry(new.id, head.ctx, head.category, head.chain))
         return new.id
 
-    @rule(memory_id=ids)
-    def delete(self, memory_id: str) -> None:
-        if memory_id in self.deleted:
+    @rule(memory_id=ids, as_user=st.sampled_from((None, *USERS)))
+    def delete(self, memory_id: str, as_user: str | None) -> None:
+        call = self.memory.delete(memory_id, user_id=as_user)
+        if memory_id in self.deleted or self.refused(memory_id, as_user):
             with pytest.raises(NotFoundError):
-                self.run(self.memory.delete(memory_id))
+                self.run(call)
             return
+        self.forget_chain(memory_id, self.run(call))
+
+    def forget_chain(self, memory_id: str, count: int) -> None:
         chain = self.chain_of(memory_id)
-        assert self.run(self.memory.delete(memory_id)) == len(chain)
+        assert count == len(chain)
         for entry in chain:
             del self.entries[entry.id]
             self.deleted.add(entry.id)
         self.touched.add(chain[0].ctx)
+
+    @rule(memory_id=ids, view=scopes, delete=st.booleans())
+    def by_id_through_a_view(self, memory_id: str, view: Ctx, delete: bool) -> None:
+        scoped = self.memory.scoped(
+            user_id=view.user, session_id=view.session, agent_id=view.agent, turn_id=view.turn
+        )
+        entry = self.entries.get(memory_id)
+        if entry is None or not model_reaches(view, entry.ctx):
+            for call in (scoped.get(memory_id), scoped.get_history(memory_id)):
+                with pytest.raises(NotFoundError):
+                    self.run(call)
+            with pytest.raises(NotFoundError):
+                self.run(scoped.delete(memory_id))
+            return
+        assert self.run(scoped.get(memory_id)).id == memory_id
+        history = self.run(scoped.get_history(memory_id))
+        assert {m.id for m in history} == {e.id for e in self.chain_of(memory_id)}
+        if delete:
+            self.forget_chain(memory_id, self.run(scoped.delete(memory_id)))
+
+    # -- imports, well-formed and hostile ---------------------------------------------------
+
+    def records(self, ctx: Ctx, length: int) -> list[Memory]:
+        """A well-formed chain of ``length`` versions in ``ctx``, oldest first."""
+        ids = [str(uuid.uuid4()) for _ in range(length)]
+        at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        return [
+            Memory(
+                id=ids[i],
+                content=self.content(),
+                category=MemoryCategory.FACT,
+                importance=0.5,
+                user_id=ctx.user,
+                session_id=ctx.session,
+                agent_id=ctx.agent,
+                turn_id=ctx.turn,
+                created_at=at + timedelta(minutes=i),
+                valid_from=at + timedelta(minutes=i),
+                valid_to=None if i == length - 1 else at + timedelta(minutes=i + 1),
+                supersedes=ids[i - 1] if i else None,
+                superseded_by=ids[i + 1] if i < length - 1 else None,
+            )
+            for i in range(length)
+        ]
+
+    @precondition(lambda self: self.room(3))
+    @rule(target=ids, ctx=scopes, length=st.integers(1, 3))
+    def import_chain(self, ctx: Ctx, length: int) -> Any:
+        records = self.records(ctx, length)
+        assert self.run(self.memory.import_memories(records)) == length
+        chain = next(self.chains)
+        for m in records:
+            self.track(Entry(m.id, ctx, "fact", chain, current=m.superseded_by is None))
+        return multiple(*(m.id for m in records))
+
+    @rule(
+        target_id=ids,
+        ctx=scopes,
+        kind=st.sampled_from(["supersedes", "superseded_by", "cycle", "fork", "dangling"]),
+    )
+    def import_hostile_chain(self, target_id: str, ctx: Ctx, kind: str) -> None:
+        (one,) = self.records(ctx, 1)
+        if kind == "supersedes":
+            # A link to any stored or deleted memory: of another user, not linking back, or
+            # gone. Never importable.
+            records = [replace(one, supersedes=target_id)]
+        elif kind == "superseded_by":
+            records = [replace(one, superseded_by=target_id)]
+        elif kind == "cycle":
+            a, b = self.records(ctx, 2)
+            records = [replace(a, supersedes=b.id), replace(b, superseded_by=a.id)]
+        elif kind == "fork":
+            a, b = self.records(ctx, 2)
+            records = [a, b, replace(one, supersedes=a.id)]
+        else:
+            records = [replace(one, supersedes=str(uuid.uuid4()))]
+        with pytest.raises(ValidationError):
+            self.run(self.memory.import_memories(records))
 
     @rule(where=filters)
     def clear(self, where: Ctx) -> None:
@@ -355,9 +474,27 @@ class IsolationMachine(RuleBasedStateMachine):
                 entry.ctx.agent,
                 entry.ctx.turn,
             )
+            assert self.run(self.memory.get(memory_id, user_id=entry.ctx.user)) == got
+            for other in USERS:
+                if other != entry.ctx.user:
+                    with pytest.raises(NotFoundError):
+                        self.run(self.memory.get(memory_id, user_id=other))
+                    with pytest.raises(NotFoundError):
+                        self.run(self.memory.get_history(memory_id, user_id=other))
         for memory_id in list(self.deleted)[-8:]:
             with pytest.raises(NotFoundError):
                 self.run(self.memory.get(memory_id))
+
+    @invariant()
+    def views_list_and_count_exactly_what_they_reach(self) -> None:
+        for view in ALL_CONTEXTS[(self.step * 3) % len(ALL_CONTEXTS) :][:3]:
+            scoped = self.memory.scoped(
+                user_id=view.user, session_id=view.session, agent_id=view.agent, turn_id=view.turn
+            )
+            reached = [e for e in self.entries.values() if model_reaches(view, e.ctx)]
+            listed = self.run(scoped.query())
+            assert {m.id for m in listed} == {e.id for e in reached if e.current}, view
+            assert self.run(scoped.stats()).total == len(reached), view
 
 
 IsolationMachine.TestCase.settings = settings(

@@ -349,9 +349,12 @@ async def test_use_after_close(config: MemoryConfig) -> None:
 
 async def test_hostile_search_queries(memory: HierarchicalMemory) -> None:
     await memory.add("C++ templates are hard", user_id="u")
-    for query in ['C++ AND "unbalanced', "NEAR(", "", "   ", "!!!", "🙂", "x" * 10_000, "a\x00b"]:
+    limit = memory.config.max_query_chars
+    for query in ['C++ AND "unbalanced', "NEAR(", "", "   ", "!!!", "🙂", "x" * limit, "a\x00b"]:
         hits = await memory.search(query, user_id="u")
         assert isinstance(hits, list)
+    with pytest.raises(ValidationError, match=r"4001 characters; the limit is 4000 \(MemoryConfig"):
+        await memory.search("x" * (limit + 1), user_id="u")
     with pytest.raises(ValidationError):
         await memory.search(None, user_id="u")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):

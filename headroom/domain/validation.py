@@ -66,10 +66,15 @@ def check_content(content: object, *, max_chars: int, name: str = "content") -> 
     return content
 
 
-def check_query(query: object) -> str:
-    """A search query: any string (hostile ones included) is fine; other types are not."""
+def check_query(query: object, *, max_chars: int | None = None) -> str:
+    """A search query: any string (hostile ones included) of at most ``max_chars``."""
     if not isinstance(query, str):
         raise ValidationError(f"query must be a string, got {type(query).__name__}")
+    if max_chars is not None and len(query) > max_chars:
+        raise ValidationError(
+            f"query is {len(query)} characters; the limit is {max_chars} "
+            "(MemoryConfig.max_query_chars)"
+        )
     # Lone surrogates cannot be encoded for the tokenizer or a database; drop them.
     return query.encode("utf-8", "ignore").decode("utf-8").replace("\x00", " ")
 
@@ -85,8 +90,9 @@ def check_memory_id(memory_id: object) -> str:
     return memory_id
 
 
-def check_metadata(metadata: object) -> dict[str, Any]:
-    """A JSON-serialisable dict with string keys, deep-copied so the caller keeps theirs."""
+def check_metadata(metadata: object, *, max_bytes: int | None = None) -> dict[str, Any]:
+    """A JSON-serialisable dict with string keys, of at most ``max_bytes`` as UTF-8 JSON,
+    deep-copied so the caller keeps theirs."""
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
@@ -94,12 +100,57 @@ def check_metadata(metadata: object) -> dict[str, Any]:
     for key in metadata:
         if not isinstance(key, str):
             raise ValidationError(f"metadata keys must be strings, got {key!r}")
+    if max_bytes is not None and _exceeds(metadata, max_bytes):
+        raise ValidationError(_too_large(f"more than {max_bytes}", max_bytes))
     try:
         text = json.dumps(dict(metadata), allow_nan=False, ensure_ascii=False)
-        text.encode("utf-8")
+        size = len(text.encode("utf-8"))
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"metadata must be JSON-serialisable: {exc}") from None
     except RecursionError:
         raise ValidationError("metadata is nested too deeply to store") from None
+    if max_bytes is not None and size > max_bytes:
+        raise ValidationError(_too_large(str(size), max_bytes))
     copied: dict[str, Any] = json.loads(text)
     return copied
+
+
+def _too_large(size: str, limit: int) -> str:
+    return (
+        f"metadata is {size} bytes as JSON; the limit is {limit} (MemoryConfig.max_metadata_bytes)"
+    )
+
+
+def _exceeds(value: object, budget: int) -> bool:
+    """Whether ``value`` certainly serialises to more than ``budget`` bytes, found in at most
+    about ``budget`` steps (so a huge value is refused without being serialised first).
+
+    Counts a lower bound: the characters of strings and keys, one per number or punctuation.
+    A container met twice (a cycle) is counted once; json.dumps then names the cycle.
+    """
+    seen: set[int] = set()
+    stack = [value]
+    total = 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (Mapping, list, tuple)):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            # Brackets, then per entry at least a separator (and a key's quotes and colon).
+            total += 2 + len(item) * (3 if isinstance(item, Mapping) else 1)
+            if total > budget:
+                return True
+            if isinstance(item, Mapping):
+                for key, inner in item.items():
+                    total += len(key) if isinstance(key, str) else 0
+                    stack.append(inner)
+            else:
+                stack.extend(item)
+        elif isinstance(item, str):
+            total += len(item) + 2
+        else:
+            total += 1
+        if total > budget:
+            return True
+    return False

@@ -22,7 +22,7 @@ from headroom.domain import (
 from headroom.memory.config import EmbedderBackend, MemoryConfig
 
 if TYPE_CHECKING:
-    from headroom.memory.facade import HierarchicalMemory, ReembedProgress
+    from headroom.memory.facade import HierarchicalMemory, Progress, ReembedProgress, ScopedMemory
 
 __all__ = [
     "EmbedderBackend",
@@ -33,15 +33,20 @@ __all__ = [
     "MemoryFilter",
     "MemoryStats",
     "NewMemory",
+    "Progress",
     "ReembedProgress",
     "Scope",
     "ScopeLevel",
+    "ScopedMemory",
     "SearchHit",
 ]
 
 
+_ENGINE = ("HierarchicalMemory", "Progress", "ReembedProgress", "ScopedMemory")
+
+
 def __getattr__(name: str) -> Any:
-    if name in ("HierarchicalMemory", "ReembedProgress"):
+    if name in _ENGINE:
         from headroom.memory import facade
 
         value = getattr(facade, name)

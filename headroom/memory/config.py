@@ -78,6 +78,9 @@ class MemoryConfig:
     embedder_max_retries: int = 5
     embedder_threads: int = 1
     max_content_chars: int = 20_000
+    max_metadata_bytes: int = 65_536
+    max_query_chars: int = 4_000
+    max_memories_per_answer: int = 20
     vector_weight: float = 1.0
     text_weight: float = 1.0
     exact_search_threshold: int = 2_048
@@ -119,6 +122,9 @@ class MemoryConfig:
         _positive_int("embedder_max_retries", self.embedder_max_retries, allow_zero=True)
         _positive_int("embedder_threads", self.embedder_threads)
         _positive_int("max_content_chars", self.max_content_chars)
+        _positive_int("max_metadata_bytes", self.max_metadata_bytes)
+        _positive_int("max_query_chars", self.max_query_chars)
+        _positive_int("max_memories_per_answer", self.max_memories_per_answer, allow_zero=True)
         _positive_int("exact_search_threshold", self.exact_search_threshold, allow_zero=True)
         _positive_int("db_pool_size", self.db_pool_size)
         _positive_int("db_statement_cache_size", self.db_statement_cache_size, allow_zero=True)

@@ -12,6 +12,7 @@ commits them and brings its indexes up to date before it returns.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 import warnings
@@ -30,9 +31,12 @@ from headroom.domain import (
     MemoryStats,
     NewMemory,
     Scope,
+    ScopeLevel,
     SearchFilter,
     SearchHit,
 )
+from headroom.domain.chains import check_import_chains
+from headroom.domain.filters import check_scope
 from headroom.domain.validation import (
     check_content,
     check_id,
@@ -49,13 +53,17 @@ from headroom.errors import (
     ReadOnlyError,
     ValidationError,
 )
+from headroom.memory.chunks import Progress, off_loop, slices, whole_groups
 from headroom.memory.config import MemoryConfig
 from headroom.memory.maintenance import ReembedProgress, reembed_store
 from headroom.memory.opening import open_embedder, open_storage
+from headroom.memory.scoped import ScopedMemory
 from headroom.memory.search import hybrid_search
 from headroom.storage.base import Storage, StoredMemory, Vector
 
-__all__ = ["HierarchicalMemory", "ReembedProgress"]
+__all__ = ["HierarchicalMemory", "Progress", "ReembedProgress", "ScopedMemory"]
+
+logger = logging.getLogger("headroom.memory")
 
 
 def _now() -> datetime:
@@ -67,6 +75,11 @@ class HierarchicalMemory:
 
     Create with ``await HierarchicalMemory.create(config)``; close with ``await aclose()`` or
     use ``async with``. Safe to share between concurrent tasks of one event loop.
+
+    This object is the administrative interface: it reaches every user's memories. The
+    methods that take a memory id act on any user's memory unless given ``user_id=``; code
+    that serves one user (a request handler) takes ``memory.scoped(user_id=...)`` instead,
+    whose every method is bounded to that user's context.
     """
 
     def __init__(
@@ -138,6 +151,24 @@ class HierarchicalMemory:
     def read_only(self) -> bool:
         """Whether this memory was opened read-only."""
         return self._read_only
+
+    def scoped(
+        self,
+        *,
+        user_id: str,
+        session_id: str | None = None,
+        agent_id: str | None = None,
+        turn_id: str | None = None,
+    ) -> ScopedMemory:
+        """A view of this memory bounded to one context: what to hand a request handler.
+
+        It searches what the context sees, writes only memories it sees, and reads, changes
+        or deletes by id only what it reaches (what it sees, and what was stored within
+        it); another user's id is reported as unknown. See :class:`ScopedMemory`.
+        """
+        scope = Scope(user_id, session_id, agent_id, turn_id)
+        check_scope(scope)
+        return ScopedMemory(self, scope)
 
     async def aclose(self) -> None:
         """Save what the indexes keep in memory and release the database and the embedder."""
@@ -217,7 +248,14 @@ class HierarchicalMemory:
         return (await self._add([item], numbered=False))[0]
 
     async def add_many(self, items: Sequence[NewMemory | Mapping[str, Any]]) -> list[Memory]:
-        """Store many memories: one embedding call, one transaction. All or nothing."""
+        """Store many memories: all of them or none.
+
+        Every item is checked before anything is stored. Then they are embedded and committed
+        in steps of a few hundred, so a large batch never holds the event loop for long; the
+        memories of a step are visible once it commits. Should a step fail (the embedder or
+        the database), the steps already committed are deleted again before the error is
+        raised.
+        """
         self._check_writable()
         if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
             raise ValidationError("add_many takes a list of NewMemory objects or dicts")
@@ -229,19 +267,19 @@ class HierarchicalMemory:
     ) -> list[Memory]:
         # An error names the item ("item 3: ...") only where there are items to tell apart.
         self._check_open()
+        batch = list(items)
         now = _now()
-        memories = [
-            self._new_memory(item, index if numbered else None, now)
-            for index, item in enumerate(items)
-        ]
+        memories = await off_loop(
+            len(batch),
+            lambda: [
+                self._new_memory(item, index if numbered else None, now)
+                for index, item in enumerate(batch)
+            ],
+        )
         _telemetry.note(memories=len(memories))
-        if not memories:
-            return []
-        vectors = await self._embed([m.content for m in memories])
-        await self._insert(memories, vectors)
+        await self._write(memories, slices(memories), undo_on_failure=True)
         return memories
 
-    @_telemetry.traced("headroom.supersede")
     async def supersede(
         self,
         old_memory_id: str,
@@ -250,71 +288,36 @@ class HierarchicalMemory:
         category: MemoryCategory | str | None = None,
         importance: float | None = None,
         metadata: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
     ) -> Memory:
         """Replace a fact with a new version, atomically; the old one keeps its history.
 
         The new version inherits the old one's scope ids and, unless given, its category,
         importance and metadata. Raises :class:`SupersededError` naming the current head when
-        ``old_memory_id`` is no longer current.
+        ``old_memory_id`` is no longer current. With ``user_id``, another user's memory is
+        :class:`NotFoundError`, as an unknown id is.
         """
-        self._check_writable()
-        check_memory_id(old_memory_id)
-        content = check_content(new_content, max_chars=self._config.max_content_chars)
-        found = await self._storage.store.get([old_memory_id])
-        if old_memory_id not in found:
-            raise NotFoundError(old_memory_id)
-        old = found[old_memory_id].memory
-        _telemetry.note(scope_level=old.scope.value, category=old.category.value)
-        now = max(_now(), old.valid_from)
-        new = Memory(
-            id=str(uuid.uuid4()),
-            content=content,
-            category=old.category if category is None else MemoryCategory.parse(category),
-            importance=old.importance if importance is None else check_importance(importance),
-            user_id=old.user_id,
-            session_id=old.session_id,
-            agent_id=old.agent_id,
-            turn_id=old.turn_id,
-            created_at=now,
-            valid_from=now,
-            valid_to=None,
-            supersedes=old.id,
-            superseded_by=None,
-            metadata=dict(old.metadata) if metadata is None else check_metadata(metadata),
-        )
-        vector = (await self._embed([content]))[0]
-        async with self._writes:
-            self._check_open()
-            await self._storage.store.supersede(old.id, StoredMemory(0, new, vector))
-        return new
-
-    async def rollback(self, memory_id: str) -> Memory:
-        """Make an older version's content current again, as a new head; history is kept."""
-        self._check_writable()
-        check_memory_id(memory_id)
-        chain = await self._storage.store.chain(memory_id)
-        head = chain[-1]
-        if head.id == memory_id:
-            raise ValidationError(f"memory {memory_id!r} is already the current version")
-        target = next(m for m in chain if m.id == memory_id)
-        return await self.supersede(
-            head.id,
-            target.content,
-            category=target.category,
-            importance=target.importance,
-            metadata=target.metadata,
+        return await self._supersede(
+            old_memory_id,
+            new_content,
+            category=category,
+            importance=importance,
+            metadata=metadata,
+            within=_owner(user_id),
         )
 
-    @_telemetry.traced("headroom.delete")
-    async def delete(self, memory_id: str) -> int:
-        """Forget a memory: every version of its chain, from every index. How many versions."""
-        self._check_writable()
-        check_memory_id(memory_id)
-        async with self._writes:
-            self._check_open()
-            versions = len(await self._storage.store.delete([memory_id]))
-        _telemetry.note(versions=versions)
-        return versions
+    async def rollback(self, memory_id: str, *, user_id: str | None = None) -> Memory:
+        """Make an older version's content current again, as a new head; history is kept.
+
+        With ``user_id``, another user's memory is :class:`NotFoundError`."""
+        return await self._rollback(memory_id, _owner(user_id))
+
+    async def delete(self, memory_id: str, *, user_id: str | None = None) -> int:
+        """Forget a memory: every version of its chain, from every index. How many versions.
+
+        A chain never spans users, whatever its links say. With ``user_id``, another user's
+        memory is :class:`NotFoundError` and nothing is deleted."""
+        return await self._delete(memory_id, _owner(user_id))
 
     async def clear(
         self,
@@ -345,19 +348,16 @@ class HierarchicalMemory:
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def get(self, memory_id: str) -> Memory:
-        self._check_open()
-        check_memory_id(memory_id)
-        found = await self._storage.store.get([memory_id])
-        if memory_id not in found:
-            raise NotFoundError(memory_id)
-        return found[memory_id].memory
+    async def get(self, memory_id: str, *, user_id: str | None = None) -> Memory:
+        """The memory with this id. With ``user_id``, another user's memory is
+        :class:`NotFoundError`, exactly as an unknown id is."""
+        return await self._get(memory_id, _owner(user_id))
 
-    async def get_history(self, memory_id: str) -> list[Memory]:
-        """Every version of the fact, oldest first; only the last ``is_current``."""
-        self._check_open()
-        check_memory_id(memory_id)
-        return await self._storage.store.chain(memory_id)
+    async def get_history(self, memory_id: str, *, user_id: str | None = None) -> list[Memory]:
+        """Every version of the fact, oldest first; only the last ``is_current``.
+
+        With ``user_id``, another user's memory is :class:`NotFoundError`."""
+        return await self._history(memory_id, _owner(user_id))
 
     async def query(self, where: MemoryFilter | None = None) -> list[Memory]:
         """Memories matching a filter, oldest first (see :class:`MemoryFilter`)."""
@@ -409,7 +409,7 @@ class HierarchicalMemory:
         query is lower.
         """
         self._check_open()
-        text = check_query(query)
+        text = check_query(query, max_chars=self._config.max_query_chars)
         check_id("user_id", user_id, required=True)
         scope = Scope(user_id, session_id, agent_id, turn_id)
         for name in ("session_id", "agent_id", "turn_id"):
@@ -445,39 +445,46 @@ class HierarchicalMemory:
     # -- export, import and repair ------------------------------------------------------------
 
     async def import_memories(
-        self, memories: Sequence[Memory], *, skip_existing: bool = False
+        self,
+        memories: Sequence[Memory],
+        *,
+        skip_existing: bool = False,
+        progress: Callable[[Progress], object] | None = None,
     ) -> int:
         """Store memories exactly as given: ids, chain links, timestamps and metadata kept.
 
-        For restoring an export. The content is embedded again with this memory's embedder.
-        An id already stored raises :class:`ValidationError` (nothing is imported), or is
-        skipped with ``skip_existing=True``. Returns how many were imported.
+        For restoring an export. Everything is checked before anything is stored: the values,
+        and the supersession links, which must join versions of one fact (same user and scope
+        ids, each side naming the other, no cycle), the other side among the memories given
+        or already stored; otherwise a :class:`ValidationError` names the first bad memory.
+        An id already stored raises :class:`ValidationError` too, or is skipped with
+        ``skip_existing=True``. The content is embedded again with this memory's embedder.
+
+        Large imports are committed in steps of whole chains, reported to ``progress``; if a
+        step fails, the steps before it stay stored, and the same import with
+        ``skip_existing=True`` completes it. Returns how many were imported.
         """
         self._check_writable()
         items = list(memories)
-        for index, memory in enumerate(items):
-            if not isinstance(memory, Memory):
-                raise ValidationError(
-                    f"item {index}: expected a Memory, got {type(memory).__name__}"
-                )
-            check_memory_id(memory.id)
-            check_content(memory.content, max_chars=self._config.max_content_chars)
-            check_id("user_id", memory.user_id, required=True)
-            check_importance(memory.importance)
-            check_metadata(memory.metadata)
-        if len({m.id for m in items}) != len(items):
-            raise ValidationError("the memories to import repeat an id")
+        await off_loop(len(items), lambda: self._check_imports(items))
         existing = await self._storage.store.get([m.id for m in items])
         if existing and not skip_existing:
             raise ValidationError(
                 f"{len(existing)} of these ids are already stored, e.g. {next(iter(existing))!r}"
             )
-        items = [m for m in items if m.id not in existing]
-        if not items:
-            return 0
-        vectors = await self._embed([m.content for m in items])
-        await self._insert(items, vectors)
-        return len(items)
+        fresh = [m for m in items if m.id not in existing]
+        ids = {m.id for m in fresh}
+        linked = {
+            link
+            for m in fresh
+            for link in (m.supersedes, m.superseded_by)
+            if link is not None and link not in ids
+        }
+        found = await self._storage.store.get(sorted(linked))
+        stored = {memory_id: s.memory for memory_id, s in found.items()}
+        chains = await off_loop(len(fresh), lambda: check_import_chains(fresh, stored))
+        await self._write(fresh, whole_groups(chains), undo_on_failure=False, progress=progress)
+        return len(fresh)
 
     async def reindex(self) -> int:
         """Rebuild the vector index from the stored embeddings. How many vectors it holds.
@@ -554,7 +561,7 @@ class HierarchicalMemory:
                 valid_to=None,
                 supersedes=None,
                 superseded_by=None,
-                metadata=check_metadata(item.metadata),
+                metadata=check_metadata(item.metadata, max_bytes=self._config.max_metadata_bytes),
             )
         except (ValidationError, TypeError) as exc:
             if isinstance(exc, TypeError):
@@ -569,8 +576,192 @@ class HierarchicalMemory:
         vectors: Vector = (await self._embed([text]))[0]
         return vectors
 
+    def _check_imports(self, items: Sequence[Memory]) -> None:
+        limit = self._config.max_content_chars
+        for index, memory in enumerate(items):
+            try:
+                if not isinstance(memory, Memory):
+                    raise ValidationError(f"expected a Memory, got {type(memory).__name__}")
+                check_memory_id(memory.id)
+                check_content(memory.content, max_chars=limit)
+                check_id("user_id", memory.user_id, required=True)
+                for name in ("session_id", "agent_id", "turn_id"):
+                    check_id(name, getattr(memory, name))
+                if not isinstance(memory.category, MemoryCategory):
+                    raise ValidationError(f"category must be a MemoryCategory: {memory.category!r}")
+                check_importance(memory.importance)
+                check_metadata(memory.metadata, max_bytes=self._config.max_metadata_bytes)
+                for name in ("created_at", "valid_from", "valid_to"):
+                    moment = getattr(memory, name)
+                    if moment is None and name == "valid_to":
+                        continue
+                    if not isinstance(moment, datetime) or moment.tzinfo is None:
+                        raise ValidationError(f"{name} must be a timezone-aware datetime")
+            except ValidationError as exc:
+                raise ValidationError(f"item {index}: {exc}") from None
+        if len({m.id for m in items}) != len(items):
+            raise ValidationError("the memories to import repeat an id")
+
+    async def _write(
+        self,
+        memories: Sequence[Memory],
+        chunks: Iterable[Sequence[Memory]],
+        *,
+        undo_on_failure: bool,
+        progress: Callable[[Progress], object] | None = None,
+    ) -> None:
+        """Embed and commit ``memories``, one transaction per chunk of them."""
+        done: list[Memory] = []
+        try:
+            for chunk in chunks:
+                vectors = await self._embed([m.content for m in chunk])
+                await self._insert(chunk, vectors)
+                done.extend(chunk)
+                if progress is not None:
+                    progress(Progress(len(done), len(memories)))
+        except BaseException as exc:
+            if done:
+                if undo_on_failure:
+                    await self._undo(done, exc)
+                else:
+                    _note(exc, f"{len(done)} of the {len(memories)} memories were stored")
+            raise
+
+    async def _undo(self, memories: Sequence[Memory], failure: BaseException) -> None:
+        """Delete again what a failed ``add_many`` committed (fresh memories: no chains)."""
+        with anyio.CancelScope(shield=True):
+            try:
+                async with self._writes:
+                    await self._storage.store.delete([m.id for m in memories])
+            except Exception as exc:
+                _note(
+                    failure,
+                    f"{len(memories)} memories of this add_many were stored before it failed "
+                    f"and could not be deleted again ({exc})",
+                )
+
     async def _insert(self, memories: Sequence[Memory], vectors: Vector) -> list[int]:
         items = [StoredMemory(0, m, v) for m, v in zip(memories, vectors, strict=True)]
         async with self._writes:
             self._check_open()
             return await self._storage.store.insert(items)
+
+    # -- by id, within a context (the plain methods pass their user's context, or None) ------
+
+    async def _get(self, memory_id: str, within: Scope | None) -> Memory:
+        self._check_open()
+        check_memory_id(memory_id)
+        found = (await self._storage.store.get([memory_id])).get(memory_id)
+        if found is None or not _reaches(within, found.memory):
+            raise NotFoundError(memory_id)
+        return found.memory
+
+    async def _history(self, memory_id: str, within: Scope | None) -> list[Memory]:
+        self._check_open()
+        check_memory_id(memory_id)
+        chain = await self._storage.store.chain(memory_id)
+        if within is None:
+            return chain
+        if not any(m.id == memory_id and _reaches(within, m) for m in chain):
+            raise NotFoundError(memory_id)
+        return [m for m in chain if _reaches(within, m)]
+
+    @_telemetry.traced("headroom.supersede")
+    async def _supersede(
+        self,
+        old_memory_id: str,
+        new_content: str,
+        *,
+        category: MemoryCategory | str | None,
+        importance: float | None,
+        metadata: Mapping[str, Any] | None,
+        within: Scope | None,
+    ) -> Memory:
+        self._check_writable()
+        check_memory_id(old_memory_id)
+        content = check_content(new_content, max_chars=self._config.max_content_chars)
+        old = await self._get(old_memory_id, within)
+        _telemetry.note(scope_level=old.scope.value, category=old.category.value)
+        now = max(_now(), old.valid_from)
+        new = Memory(
+            id=str(uuid.uuid4()),
+            content=content,
+            category=old.category if category is None else MemoryCategory.parse(category),
+            importance=old.importance if importance is None else check_importance(importance),
+            user_id=old.user_id,
+            session_id=old.session_id,
+            agent_id=old.agent_id,
+            turn_id=old.turn_id,
+            created_at=now,
+            valid_from=now,
+            valid_to=None,
+            supersedes=old.id,
+            superseded_by=None,
+            metadata=dict(old.metadata)
+            if metadata is None
+            else check_metadata(metadata, max_bytes=self._config.max_metadata_bytes),
+        )
+        vector = (await self._embed([content]))[0]
+        async with self._writes:
+            self._check_open()
+            # The store refuses an old version of another user than the new one's.
+            await self._storage.store.supersede(old.id, StoredMemory(0, new, vector))
+        return new
+
+    async def _rollback(self, memory_id: str, within: Scope | None) -> Memory:
+        self._check_writable()
+        chain = await self._history(memory_id, within)
+        head = chain[-1]
+        if head.id == memory_id:
+            raise ValidationError(f"memory {memory_id!r} is already the current version")
+        if not head.is_current:  # the head is outside this context (never for one user)
+            raise NotFoundError(memory_id)
+        target = next(m for m in chain if m.id == memory_id)
+        return await self._supersede(
+            head.id,
+            target.content,
+            category=target.category,
+            importance=target.importance,
+            metadata=target.metadata,
+            within=within,
+        )
+
+    @_telemetry.traced("headroom.delete")
+    async def _delete(self, memory_id: str, within: Scope | None) -> int:
+        self._check_writable()
+        check_memory_id(memory_id)
+        if within is not None and within.level is not ScopeLevel.USER:
+            await self._get(memory_id, within)  # the deeper ids; the store checks the user
+        async with self._writes:
+            self._check_open()
+            owner = None if within is None else within.user_id
+            versions = len(await self._storage.store.delete([memory_id], user_id=owner))
+        _telemetry.note(versions=versions)
+        return versions
+
+    async def _count(self, where: MemoryFilter) -> MemoryStats:
+        self._check_open()
+        return await self._storage.store.stats(where)
+
+
+def _note(exc: BaseException, text: str) -> None:
+    """Tell the caller more about an error on its way out (logged too: Python 3.10 has no
+    exception notes)."""
+    logger.warning("%s: %s", type(exc).__name__, text)
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None:
+        add_note(text)
+
+
+def _owner(user_id: str | None) -> Scope | None:
+    """The context of one user (it reaches all of that user's memories), or None for any."""
+    if user_id is None:
+        return None
+    check_id("user_id", user_id, required=True)
+    return Scope(user_id)
+
+
+def _reaches(within: Scope | None, memory: Memory) -> bool:
+    return within is None or within.reaches(
+        memory.user_id, memory.session_id, memory.agent_id, memory.turn_id
+    )
