@@ -562,14 +562,14 @@ def test_import_draws_progress_only_on_a_terminal(
         _add(cli, f"note {n}", "-u", "u")
     dump = tmp_path / "dump.jsonl"
     assert cli("export", "-o", str(dump)) == 0
-    assert cli("import", str(dump), "--batch-size", "2", db=tmp_path / "a.db") == 0
+    assert cli("import", str(dump), db=tmp_path / "a.db") == 0
     assert "\r" not in cli.err and "importing" not in cli.err  # stderr is not a terminal
 
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert (
         main(
-            ["--db", str(tmp_path / "b.db"), "import", str(dump), "--batch-size", "2"],
+            ["--db", str(tmp_path / "b.db"), "import", str(dump)],
             embedder=HashingEmbedder(),
         )
         == 0

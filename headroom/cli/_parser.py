@@ -358,18 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
         "import",
         "read memories from JSON Lines or a JSON array (as written by export)",
         "Store the memories exactly as in FILE: ids, chains, timestamps and metadata are kept "
-        "and the text is embedded again. All or nothing unless --skip-existing.",
+        "and the text is embedded again. Everything is checked first (every supersession link "
+        "must join two versions of one user's fact): a bad record stores nothing. All or "
+        "nothing unless --skip-existing.",
     )
     p.add_argument("file", help="the JSON Lines (or JSON array) file, or - for stdin")
     p.add_argument(
         "--skip-existing", action="store_true", help="skip ids already stored instead of failing"
-    )
-    p.add_argument(
-        "--batch-size",
-        type=_positive,
-        default=256,
-        metavar="N",
-        help="memories embedded and stored per step (default: 256)",
     )
 
     command(

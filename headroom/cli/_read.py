@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +17,33 @@ from headroom.cli._format import (
     format_stats,
 )
 from headroom.cli._records import hit_to_json, memory_to_json
-from headroom.memory import HierarchicalMemory, Memory, MemoryFilter
+from headroom.errors import NotFoundError
+from headroom.memory import HierarchicalMemory, MemoryFilter, ScopedMemory
 
-__all__ = ["owned", "run_history", "run_list", "run_search", "run_show", "run_stats"]
+__all__ = ["by_id", "not_theirs", "run_history", "run_list", "run_search", "run_show", "run_stats"]
 
 
-async def owned(memory: HierarchicalMemory, invocation: Invocation, memory_id: str) -> Memory:
-    """The memory, checked against --user when one is given (a guard against wrong ids)."""
-    found = await memory.get(memory_id)
-    user = invocation.args.user
-    if user and found.user_id != user:
+def by_id(memory: HierarchicalMemory, invocation: Invocation) -> HierarchicalMemory | ScopedMemory:
+    """What the id commands act through: --user's scoped view, which reaches only that user's
+    memories; without --user, every user's (the administrative path)."""
+    user: str | None = invocation.args.user
+    return memory.scoped(user_id=user) if user else memory
+
+
+@contextmanager
+def not_theirs(invocation: Invocation, memory_id: str) -> Iterator[None]:
+    """An id --user's view does not reach, said so (another user's or none: the same)."""
+    try:
+        yield
+    except NotFoundError as exc:
+        user = invocation.args.user
+        if not user or exc.memory_id != memory_id:
+            raise
         raise CliError(
-            f"memory {memory_id!r} is not a memory of user {user!r}",
+            f"memory {memory_id!r} is not a memory of user {user!r} (or does not exist)",
             ExitCode.NOT_FOUND,
             "check the id, or drop --user (and unset HEADROOM_USER) to act on any user's memory",
-        )
-    return found
+        ) from None
 
 
 async def run_search(invocation: Invocation) -> int:
@@ -84,16 +97,19 @@ async def run_list(invocation: Invocation) -> int:
 
 
 async def run_show(invocation: Invocation) -> int:
+    memory_id = invocation.args.id
     async with open_memory(invocation, read_only=True) as memory:
-        found = await owned(memory, invocation, invocation.args.id)
+        with not_theirs(invocation, memory_id):
+            found = await by_id(memory, invocation).get(memory_id)
     invocation.emit(memory_to_json(found), format_details(found, invocation.width))
     return ExitCode.OK
 
 
 async def run_history(invocation: Invocation) -> int:
+    memory_id = invocation.args.id
     async with open_memory(invocation, read_only=True) as memory:
-        await owned(memory, invocation, invocation.args.id)
-        chain = await memory.get_history(invocation.args.id)
+        with not_theirs(invocation, memory_id):
+            chain = await by_id(memory, invocation).get_history(memory_id)
     invocation.emit([memory_to_json(m) for m in chain], format_history(chain, invocation.width))
     return ExitCode.OK
 

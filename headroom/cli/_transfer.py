@@ -20,6 +20,7 @@ from headroom.memory import (
     Memory,
     MemoryConfig,
     MemoryFilter,
+    Progress,
     ReembedProgress,
 )
 
@@ -166,8 +167,7 @@ async def run_import(invocation: Invocation) -> int:
     imported = 0
     async with open_memory(invocation, create=True) as memory:
         if not args.skip_existing:
-            # Checked up front so a conflict stores nothing, although the import runs in
-            # batches (each its own transaction, for the progress bar and bounded memory).
+            # Checked here to say so with its own exit code (the engine refuses it too).
             clash = await _already_stored(memory, {m.id for m in memories})
             if clash:
                 raise CliError(
@@ -177,11 +177,18 @@ async def run_import(invocation: Invocation) -> int:
                     "pass --skip-existing to import only the others, or import into a new --db",
                 )
         bar = ProgressBar("importing", len(memories), invocation.stderr)
+
+        def report(progress: Progress) -> None:
+            nonlocal imported
+            imported = progress.done
+            bar.update(progress.done, progress.total)
+
         try:
-            for start in range(0, len(memories), args.batch_size):
-                batch = memories[start : start + args.batch_size]
-                imported += await memory.import_memories(batch, skip_existing=args.skip_existing)
-                bar.update(start + len(batch))
+            # Checked whole (values and chains) before anything is stored, then committed in
+            # steps of whole chains.
+            imported = await memory.import_memories(
+                memories, skip_existing=args.skip_existing, progress=report
+            )
         except HeadroomError as exc:
             if not imported:
                 raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 from headroom.cli._context import Invocation, open_memory
 from headroom.cli._errors import CliError, ExitCode
 from headroom.cli._format import format_details
-from headroom.cli._read import owned
+from headroom.cli._read import by_id, not_theirs
 from headroom.cli._records import memory_to_json
 
 __all__ = ["run_add", "run_clear", "run_delete", "run_rollback", "run_supersede"]
@@ -33,14 +33,14 @@ async def run_add(invocation: Invocation) -> int:
 async def run_supersede(invocation: Invocation) -> int:
     args = invocation.args
     async with open_memory(invocation) as memory:
-        await owned(memory, invocation, args.id)
-        new = await memory.supersede(
-            args.id,
-            args.content,
-            category=args.category,
-            importance=args.importance,
-            metadata=args.metadata,
-        )
+        with not_theirs(invocation, args.id):
+            new = await by_id(memory, invocation).supersede(
+                args.id,
+                args.content,
+                category=args.category,
+                importance=args.importance,
+                metadata=args.metadata,
+            )
     details = format_details(new, invocation.width)
     invocation.emit(memory_to_json(new), f"{args.id} superseded by {new.id}\n{details}")
     return ExitCode.OK
@@ -49,16 +49,18 @@ async def run_supersede(invocation: Invocation) -> int:
 async def run_rollback(invocation: Invocation) -> int:
     args = invocation.args
     async with open_memory(invocation) as memory:
-        target = await owned(memory, invocation, args.id)
-        if target.is_current:
-            # The engine says so too, as a ValidationError (exit 2); it is a conflict with
-            # the stored state, not a mistyped command line.
-            raise CliError(
-                f"memory {args.id!r} is already the current version; nothing to roll back",
-                ExitCode.CONFLICT,
-                "pass the id of an older version (`headroom history ID` lists them)",
-            )
-        new = await memory.rollback(args.id)
+        with not_theirs(invocation, args.id):
+            acting = by_id(memory, invocation)
+            target = await acting.get(args.id)
+            if target.is_current:
+                # The engine says so too, as a ValidationError (exit 2); it is a conflict with
+                # the stored state, not a mistyped command line.
+                raise CliError(
+                    f"memory {args.id!r} is already the current version; nothing to roll back",
+                    ExitCode.CONFLICT,
+                    "pass the id of an older version (`headroom history ID` lists them)",
+                )
+            new = await acting.rollback(args.id)
     details = format_details(new, invocation.width)
     invocation.emit(memory_to_json(new), f"rolled back to {args.id}: now {new.id}\n{details}")
     return ExitCode.OK
@@ -67,8 +69,8 @@ async def run_rollback(invocation: Invocation) -> int:
 async def run_delete(invocation: Invocation) -> int:
     args = invocation.args
     async with open_memory(invocation) as memory:
-        await owned(memory, invocation, args.id)
-        count = await memory.delete(args.id)
+        with not_theirs(invocation, args.id):
+            count = await by_id(memory, invocation).delete(args.id)
     plural = "version" if count == 1 else "versions"
     invocation.emit(
         {"deleted": count, "id": args.id}, f"deleted {args.id} ({count} {plural} of its chain)"
