@@ -60,6 +60,7 @@ from headroom.memory import (
     MemoryCategory,
     MemoryConfig,
     MemoryFilter,
+    ScopedMemory,
 )
 
 __all__ = ["HeadroomStore", "NamespaceError"]
@@ -283,9 +284,14 @@ class HeadroomStore(BaseStore):
             raise NamespaceError(f"namespace {namespace!r}: the user label must not be empty")
         return user
 
+    def _view(self, user: str) -> ScopedMemory:
+        """The engine bounded to one user: every operation on a user's items goes through it."""
+        return self._memory.scoped(user_id=user)
+
     async def _items_of(self, user: str | None) -> list[tuple[Memory, Stored]]:
-        """The current memories holding items: one user's, or everyone's."""
-        found = await self._memory.query(MemoryFilter(user_id=user))
+        """The current memories holding items: one user's, or everyone's (a listing of
+        namespaces across users)."""
+        found = await (self._memory.query() if user is None else self._view(user).query())
         items = [(m, s) for m in found if (s := stored_of(m)) is not None]
         by_user: dict[str, dict[Address, str]] = {}
         for memory, stored in items:
@@ -303,16 +309,17 @@ class HeadroomStore(BaseStore):
         if memory_id is None:
             # Not put through this engine since it read the user's items: perhaps by another
             # process, or another engine. Ask the database.
-            found = await self._memory.query(
-                MemoryFilter(user_id=user, metadata={ADDRESS: address_key(address)}, limit=1)
+            found = await self._view(user).query(
+                MemoryFilter(metadata={ADDRESS: address_key(address)}, limit=1)
             )
             if not found:
                 return None
             memory_id = found[0].id
+        view = self._view(user)
         try:
-            memory = await self._memory.get(memory_id)
+            memory = await view.get(memory_id)
             if not memory.is_current:  # updated through another tool: follow the chain
-                memory = (await self._memory.get_history(memory_id))[-1]
+                memory = (await view.get_history(memory_id))[-1]
         except NotFoundError:
             memory = None
         stored = None if memory is None else stored_of(memory)
@@ -336,10 +343,10 @@ class HeadroomStore(BaseStore):
         async with self._directory.lock:
             found = await self._locate(address)
             now = datetime.now(timezone.utc)
+            view = self._view(user)
             if found is None:
-                memory = await self._memory.add(
+                memory = await view.add(
                     content,
-                    user_id=user,
                     category=self._category,
                     metadata=metadata_for(address, op.value, now, indexed),
                 )
@@ -347,26 +354,28 @@ class HeadroomStore(BaseStore):
                 old, stored = found
                 metadata = metadata_for(address, op.value, stored.created_at, indexed)
                 try:
-                    memory = await self._memory.supersede(old.id, content, metadata=metadata)
+                    memory = await view.supersede(old.id, content, metadata=metadata)
                 except SupersededError as exc:  # updated elsewhere since _locate read it
-                    memory = await self._memory.supersede(exc.head_id, content, metadata=metadata)
+                    memory = await view.supersede(exc.head_id, content, metadata=metadata)
             self._directory.users.setdefault(user, {})[address] = memory.id
 
     async def _delete(self, address: Address) -> None:
+        user = self._user(address[0])
         async with self._directory.lock:
             found = await self._locate(address)
             if found is None:
                 return
             with contextlib.suppress(NotFoundError):  # deleted elsewhere meanwhile: fine
-                await self._memory.delete(found[0].id)
-            self._directory.users[self._user(address[0])].pop(address, None)
+                await self._view(user).delete(found[0].id)
+            self._directory.users[user].pop(address, None)
 
     async def _history(self, namespace: tuple[str, ...], key: str) -> list[Item]:
         found = await self._locate((namespace, key))
         if found is None:
             return []
         versions = []
-        for memory in await self._memory.get_history(found[0].id):
+        view = self._view(self._user(namespace))
+        for memory in await view.get_history(found[0].id):
             stored = stored_of(memory)
             if stored is not None:
                 versions.append(item_of(memory, stored))
@@ -404,7 +413,7 @@ class HeadroomStore(BaseStore):
         needed = op.offset + op.limit
         top_k = max(2 * needed, 10)
         while True:
-            hits = await self._memory.search(str(op.query), user_id=user, top_k=top_k)
+            hits = await self._view(user).search(str(op.query), top_k=top_k)
             matched: list[SearchItem] = []
             for hit in hits:
                 stored = stored_of(hit.memory)

@@ -13,7 +13,7 @@ from typing import Any
 
 from headroom.domain.validation import check_id
 from headroom.errors import ValidationError
-from headroom.memory import Memory, Scope, ScopeLevel
+from headroom.memory import HierarchicalMemory, Memory, Scope, ScopedMemory, ScopeLevel
 from headroom.wrapper.prompt import available_scopes, scope_ids
 
 __all__ = ["ToolContext"]
@@ -44,6 +44,12 @@ class ToolContext:
     @property
     def scope(self) -> Scope:
         return Scope(self.user_id, self.session_id, self.agent_id)
+
+    def view(self, memory: HierarchicalMemory) -> ScopedMemory:
+        """The memory, bounded to this context: every tool acts through it."""
+        return memory.scoped(
+            user_id=self.user_id, session_id=self.session_id, agent_id=self.agent_id
+        )
 
     def sees(self, memory: Memory) -> bool:
         """Whether this context may read or change ``memory`` (the engine's scope rule)."""

@@ -20,6 +20,8 @@ from headroom.memory import (
     Memory,
     MemoryCategory,
     MemoryFilter,
+    NewMemory,
+    ScopedMemory,
     ScopeLevel,
     SearchHit,
 )
@@ -97,9 +99,12 @@ def _hit_json(hit: SearchHit) -> dict[str, Any]:
     }
 
 
-async def _visible(memory: HierarchicalMemory, context: ToolContext, memory_id: str) -> Memory:
-    """The memory, if this context sees it; not found otherwise (nothing else is revealed)."""
-    found = await memory.get(memory_id)
+async def _visible(view: ScopedMemory, context: ToolContext, memory_id: str) -> Memory:
+    """The memory, if this context sees it; not found otherwise (nothing else is revealed).
+
+    The view refuses what the context does not reach (another user's memory above all);
+    a tool acts only on what it also sees."""
+    found = await view.get(memory_id)
     if not context.sees(found):
         raise NotFoundError(memory_id)
     return found
@@ -117,15 +122,16 @@ async def _remember(
     )
     session_id, agent_id = context.ids_for(level)
     importance = args.number("importance")
-    added = await memory.add(
+    item = NewMemory(
         args.required_text("content"),
-        user_id=context.user_id,
+        context.user_id,
         category=category,
         importance=0.5 if importance is None else importance,
         session_id=session_id,
         agent_id=agent_id,
         metadata=args.mapping("metadata"),
     )
+    (added,) = await context.view(memory).add_many([item])
     return {"memory": memory_to_tool_json(added)}
 
 
@@ -140,11 +146,8 @@ def _level(name: str) -> ScopeLevel:
 async def _recall(
     memory: HierarchicalMemory, context: ToolContext, args: Arguments
 ) -> dict[str, Any]:
-    hits = await memory.search(
+    hits = await context.view(memory).search(
         args.required_text("query"),
-        user_id=context.user_id,
-        session_id=context.session_id,
-        agent_id=context.agent_id,
         top_k=args.count("top_k", 5),
         categories=args.texts("categories"),
         include_superseded=args.flag("include_superseded"),
@@ -159,7 +162,6 @@ async def _list(
     if limit < 0 or offset < 0:
         raise ValidationError("limit and offset must not be negative")
     where = MemoryFilter(
-        user_id=context.user_id,
         scope_levels=frozenset(context.levels()),
         categories=None if (names := args.texts("categories")) is None else _categories(names),
         valid_at=args.time("as_of"),
@@ -167,7 +169,7 @@ async def _list(
     # The filter matches ids literally; the scope rule narrows it to what this context sees
     # (an agent-level memory of another session, say). The engine lists oldest first, so the
     # newest page is cut after the whole list is read.
-    seen = [m for m in await memory.query(where) if context.sees(m)]
+    seen = [m for m in await context.view(memory).query(where) if context.sees(m)]
     seen.reverse()
     page = seen[offset:] if limit == 0 else seen[offset : offset + limit]
     return {"memories": [memory_to_tool_json(m) for m in page]}
@@ -181,8 +183,9 @@ async def _history(
     memory: HierarchicalMemory, context: ToolContext, args: Arguments
 ) -> dict[str, Any]:
     memory_id = args.required_text("memory_id")
-    await _visible(memory, context, memory_id)
-    chain = await memory.get_history(memory_id)
+    view = context.view(memory)
+    await _visible(view, context, memory_id)
+    chain = await view.get_history(memory_id)
     return {"versions": [memory_to_tool_json(m) for m in chain]}
 
 
@@ -190,8 +193,9 @@ async def _update(
     memory: HierarchicalMemory, context: ToolContext, args: Arguments
 ) -> dict[str, Any]:
     memory_id = args.required_text("memory_id")
-    await _visible(memory, context, memory_id)
-    new = await memory.supersede(
+    view = context.view(memory)
+    await _visible(view, context, memory_id)
+    new = await view.supersede(
         memory_id,
         args.required_text("content"),
         category=args.text("category"),
@@ -204,8 +208,9 @@ async def _forget(
     memory: HierarchicalMemory, context: ToolContext, args: Arguments
 ) -> dict[str, Any]:
     memory_id = args.required_text("memory_id")
-    await _visible(memory, context, memory_id)
-    count = await memory.delete(memory_id)
+    view = context.view(memory)
+    await _visible(view, context, memory_id)
+    count = await view.delete(memory_id)
     return {"forgotten": memory_id, "versions_deleted": count}
 
 
