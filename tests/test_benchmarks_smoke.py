@@ -187,3 +187,23 @@ def test_follow_cost_runs_and_renders() -> None:
     assert results["quiet_check_ms"]["count"] == 20
     assert results["catch_up_1000_ms"]["count"] == 1
     assert any("catch up after 1,000" in line for line in render(results))
+
+
+async def test_loop_stall_runs_every_case_small() -> None:
+    from benchmarks.loop_stall import run_loop_stall
+
+    rows = await run_loop_stall(0.001)  # the cases, not the timings
+    assert [row["case"].split()[0] for row in rows] == [
+        "add_many",
+        "add_many",
+        "add_many",
+        "50",
+        "import_memories",
+    ]
+
+
+def test_instruction_filter_benchmark_reads_its_case_sets() -> None:
+    from benchmarks.instruction_filter import case_set
+
+    assert len(case_set("ordinary_memories.txt")) >= 300
+    assert len(case_set("instruction_memories.txt")) >= 60

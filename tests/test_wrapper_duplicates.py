@@ -99,7 +99,8 @@ def test_a_restatement_in_a_narrower_context_is_not_stored_but_a_broader_one_is(
     with ChatServer() as server:
         with _client(server, db, "monday") as client:
             client.memory.add("User is preparing a talk for Friday", "context", scope=level)
-        item = {"content": "User is preparing a talk for Friday", "category": "context"}
+        # A fact: the scope policy keeps a block's context in its session.
+        item = {"content": "User is preparing a talk for Friday", "category": "fact"}
         server.reply("Good luck! " + block({**item, "scope": "user"}))
         with _client(server, db, "monday") as client:
             client.chat.completions.create(

@@ -11,6 +11,7 @@
 See ``docs/wrapper.md`` for what is injected, the ``<memory>`` block, scopes and streaming.
 """
 
+from headroom.wrapper.block import BlockItem
 from headroom.wrapper.client import (
     DEFAULT_MAX_CONTEXT_TOKENS,
     DEFAULT_MIN_SIMILARITY,
@@ -20,13 +21,20 @@ from headroom.wrapper.client import (
     MemoryClient,
     with_memory,
 )
+from headroom.wrapper.instructions import admit_facts, reads_as_instruction
+from headroom.wrapper.policy import DEFAULT_SCOPE_POLICY, ScopePolicy
 
 __all__ = [
     "DEFAULT_MAX_CONTEXT_TOKENS",
     "DEFAULT_MIN_SIMILARITY",
+    "DEFAULT_SCOPE_POLICY",
     "AsyncMemoryAPI",
     "AsyncMemoryClient",
+    "BlockItem",
     "MemoryAPI",
     "MemoryClient",
+    "ScopePolicy",
+    "admit_facts",
+    "reads_as_instruction",
     "with_memory",
 ]

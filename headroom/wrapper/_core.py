@@ -10,7 +10,7 @@ Failure policy: a memory failure (opening, searching, storing, a malformed block
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,15 +28,19 @@ from headroom.memory import (
     Memory,
     MemoryCategory,
     MemoryConfig,
-    MemoryFilter,
     MemoryStats,
     NewMemory,
+    ScopedMemory,
     SearchHit,
 )
 from headroom.scoping import ScopeLevel
 from headroom.wrapper import _engines
 from headroom.wrapper.block import BlockItem, StrippedAnswer, parse_block
 from headroom.wrapper.duplicates import Relation, compare, normalized
+from headroom.wrapper.instructions import admit_facts
+from headroom.wrapper.limits import first_memories, query_tail, with_user_text
+from headroom.wrapper.neutralise import neutralise_messages
+from headroom.wrapper.policy import DEFAULT_SCOPE_POLICY, ScopePolicy
 from headroom.wrapper.prompt import (
     add_instruction,
     available_scopes,
@@ -47,7 +51,7 @@ from headroom.wrapper.prompt import (
     scope_ids,
     storage_scope,
 )
-from headroom.wrapper.query import search_query
+from headroom.wrapper.query import DEFAULT_WINDOW_CHARS, search_query
 from headroom.wrapper.relevance import select
 
 __all__ = ["MemoryCore", "MemoryOptions", "Turn"]
@@ -75,6 +79,9 @@ class MemoryOptions:
     max_context_tokens: int
     min_similarity: float | None
     strict: bool
+    scope_policy: ScopePolicy = DEFAULT_SCOPE_POLICY
+    admit: Callable[[BlockItem], bool] = admit_facts
+    """Whether a memory of the model's block is stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +132,17 @@ class MemoryCore:
     def has_engine(self) -> bool:
         return self._engine is not None
 
+    async def view(self) -> ScopedMemory:
+        """The engine bounded to this client's context: searches and the model's writes."""
+        options = self.options
+        return (await self.engine()).scoped(
+            user_id=options.user_id, session_id=options.session_id, agent_id=options.agent_id
+        )
+
+    async def user_view(self) -> ScopedMemory:
+        """The engine bounded to this client's user: ``client.memory``'s user-wide calls."""
+        return (await self.engine()).scoped(user_id=self.options.user_id)
+
     async def aclose(self) -> None:
         """Let go of the engine (the last client of a database closes it). Idempotent."""
         self._closed = True
@@ -149,10 +167,16 @@ class MemoryCore:
             return Turn(out, (), instructed=False)
         shown: list[Memory] = []
         if plan.query.strip():
-            query = search_query(messages, plan.user_index)
-            hits = await self._search_for_context(query.text)
+            # A bounded tail of the user's message (a pasted 10 MB document must not cost a
+            # 10 MB search); the question usually comes last.
+            limit = self._config.max_query_chars
+            question = query_tail(plan.query, limit)
+            room = max(limit - DEFAULT_WINDOW_CHARS, limit // 2)  # the rest: earlier turns
+            bounded = with_user_text(messages, plan.user_index, query_tail(question, room))
+            query = search_query(bounded, plan.user_index)
+            hits = await self._search_for_context(query_tail(query.text, limit))
             relevant = select(
-                plan.query,
+                question,
                 hits,
                 floor=self.options.min_similarity,
                 personal=query.personal,
@@ -161,8 +185,12 @@ class MemoryCore:
             block, shown = format_context(
                 [h.memory for h in relevant], self.options.max_context_tokens
             )
-            if shown:
-                messages = inject_context(messages, plan.user_index, block)
+        if plan.instruct:
+            # A <memory> tag in what the model reads (a quoted block, a document, an earlier
+            # answer) must not come back as if the model had written it.
+            messages = neutralise_messages(messages)
+        if shown:
+            messages = inject_context(messages, plan.user_index, block)
         if plan.instruct:
             scopes = available_scopes(self.options.session_id, self.options.agent_id)
             messages = add_instruction(messages, instruction(numbered=bool(shown), scopes=scopes))
@@ -191,6 +219,17 @@ class MemoryCore:
                 continue
             items.extend(parsed.items)
             problems.extend(f"memory block {p}" for p in parsed.problems)
+        limit = self._config.max_memories_per_answer
+        kept, over = first_memories(items, limit)
+        if over:  # documented truncation, not a failure: logged even when strict
+            logger.warning(
+                "memory block: %d memories in one answer; the first %d are stored, %d dropped "
+                "(MemoryConfig.max_memories_per_answer)",
+                len(items),
+                limit,
+                over,
+            )
+        items = self._admitted(kept)
         _telemetry.note(blocks=len(answer.bodies), items=len(items), dropped=len(problems))
         _telemetry.add("headroom.wrapper.blocks_dropped", len(problems))
         for problem in problems:
@@ -208,14 +247,26 @@ class MemoryCore:
             logger.warning("storing memories failed; the answer is returned: %s", exc, exc_info=exc)
             return []
 
+    def _admitted(self, items: Sequence[BlockItem]) -> list[BlockItem]:
+        """The items the ``admit`` hook lets through; the others are logged, not stored."""
+        kept: list[BlockItem] = []
+        for item in items:
+            if self.options.admit(item):
+                kept.append(item)
+            else:
+                logger.warning(
+                    "memory block: not stored %r: it reads as an instruction to the "
+                    "assistant, not a fact (with_memory's admit hook)",
+                    item.content[:60],
+                )
+                _telemetry.add("headroom.wrapper.blocks_dropped", 1)
+        return kept
+
     async def _search_for_context(self, query: str) -> list[SearchHit]:
         try:
-            engine = await self.engine()
-            return await engine.search(
+            view = await self.view()
+            return await view.search(
                 query,
-                user_id=self.options.user_id,
-                session_id=self.options.session_id,
-                agent_id=self.options.agent_id,
                 # The relevant ones among twice as many: a paraphrase's memory is often
                 # ranked just past top_k.
                 top_k=self.options.top_k * _SEARCH_POOL,
@@ -250,15 +301,19 @@ class MemoryCore:
             fresh.append(self._new_memory(item))
         if not fresh and not replacements:
             return []
-        engine = await self.engine()
+        view = await self.view()
         stored: list[Memory] = []
         for old, item in replacements:
+            if not self._may_replace(old, item):
+                fresh.append(self._new_memory(item))
+                continue
             try:
-                stored.append(await _supersede(engine, old, item))
+                stored.append(await _supersede(view, old, item))
             except NotFoundError:
                 fresh.append(self._new_memory(item))  # deleted since it was shown
             except ValidationError as exc:
                 self._rejected(item.content, exc)
+        engine = await self.engine()
         for memory in list(fresh):
             relation, hit = await self._relation(engine, memory)
             if relation is Relation.OTHER:
@@ -266,11 +321,11 @@ class MemoryCore:
             fresh.remove(memory)
             if relation is Relation.BROADER and hit is not None:
                 logger.debug("memory block: %r extends %s; a new version", memory.content, hit.id)
-                stored.append(await _extend(engine, hit.memory, memory))
+                stored.append(await _extend(view, hit.memory, memory))
             else:
                 logger.debug("memory block: %r is stored already; not again", memory.content)
         if fresh:
-            stored.extend(await self._add_each(engine, fresh))
+            stored.extend(await self._add_each(view, fresh))
         return stored
 
     async def _relation(
@@ -283,7 +338,7 @@ class MemoryCore:
         serves the add after it).
         """
         hits = await engine.search(
-            new.content,
+            query_tail(new.content, self._config.max_query_chars),
             user_id=new.user_id,
             session_id=new.session_id,
             agent_id=new.agent_id,
@@ -301,18 +356,36 @@ class MemoryCore:
                 return relation, hit
         return Relation.OTHER, None
 
-    async def _add_each(
-        self, engine: HierarchicalMemory, items: Sequence[NewMemory]
-    ) -> list[Memory]:
+    def _may_replace(self, old: Memory, item: BlockItem) -> bool:
+        """A new version keeps the old one's scope: only when the policy lets the item's
+        category live there (a user-level fact replaced by "context" would widen it)."""
+        options = self.options
+        level = options.scope_policy.level_for(
+            old.scope, item.category, options.session_id, options.agent_id
+        )
+        if level is old.scope:
+            return True
+        logger.warning(
+            "memory block: %r may not replace memory %s at the %s level (a %s is stored at "
+            "%s at most); stored as a new memory",
+            item.content[:60],
+            old.id,
+            old.scope.value,
+            item.category.value,
+            level.value,
+        )
+        return False
+
+    async def _add_each(self, view: ScopedMemory, items: Sequence[NewMemory]) -> list[Memory]:
         try:
-            return await engine.add_many(items)  # one embedding call, one transaction
+            return await view.add_many(items)  # one embedding call, one transaction
         except ValidationError:
             if self.options.strict:
                 raise
         stored: list[Memory] = []  # add_many is all or nothing: keep the valid ones
         for item in items:
             try:
-                stored.extend(await engine.add_many([item]))
+                stored.extend(await view.add_many([item]))
             except ValidationError as exc:
                 self._rejected(item.content, exc)
         return stored
@@ -324,7 +397,9 @@ class MemoryCore:
 
     def _new_memory(self, item: BlockItem) -> NewMemory:
         options = self.options
-        level = storage_scope(item.scope, item.category, options.session_id, options.agent_id)
+        level = options.scope_policy.level_for(
+            item.scope, item.category, options.session_id, options.agent_id
+        )
         return self._memory_at(
             item.content, item.category, 0.5 if item.importance is None else item.importance, level
         )
@@ -346,14 +421,7 @@ class MemoryCore:
     # -- client.memory -------------------------------------------------------------------------
 
     async def search(self, query: str, top_k: int = 5) -> list[SearchHit]:
-        engine = await self.engine()
-        return await engine.search(
-            query,
-            user_id=self.options.user_id,
-            session_id=self.options.session_id,
-            agent_id=self.options.agent_id,
-            top_k=top_k,
-        )
+        return await (await self.view()).search(query, top_k=top_k)
 
     async def add(
         self,
@@ -366,54 +434,45 @@ class MemoryCore:
         requested = None if scope is None else ScopeLevel(scope)
         options = self.options
         level = storage_scope(requested, parsed, options.session_id, options.agent_id)
-        engine = await self.engine()
-        added = await engine.add_many([self._memory_at(content, parsed, importance, level)])
+        view = await self.view()
+        added = await view.add_many([self._memory_at(content, parsed, importance, level)])
         return added[0]
 
+    # The user-wide calls (documented as "this user's memories, all sessions and agents")
+    # go through the user's view: another user's id is reported as missing.
+
     async def get_all(self) -> list[Memory]:
-        engine = await self.engine()
-        return await engine.query(MemoryFilter(user_id=self.options.user_id))
+        return await (await self.user_view()).query()
 
     async def clear(self) -> int:
-        engine = await self.engine()
-        return await engine.clear(user_id=self.options.user_id)
+        return await (await self.user_view()).clear()
 
     async def stats(self) -> MemoryStats:
-        engine = await self.engine()
-        return await engine.stats(self.options.user_id)
+        return await (await self.user_view()).stats()
 
     async def history(self, memory_id: str) -> list[Memory]:
-        engine = await self.engine()
-        await self._own(engine, memory_id)
-        return await engine.get_history(memory_id)
+        return await (await self.user_view()).get_history(memory_id)
 
     async def supersede(self, memory_id: str, content: str) -> Memory:
-        engine = await self.engine()
-        await self._own(engine, memory_id)
-        return await engine.supersede(memory_id, content)
-
-    async def _own(self, engine: HierarchicalMemory, memory_id: str) -> None:
-        # Another user's memory is reported as missing: its existence is not ours to reveal.
-        if (await engine.get(memory_id)).user_id != self.options.user_id:
-            raise NotFoundError(memory_id)
+        return await (await self.user_view()).supersede(memory_id, content)
 
 
-async def _extend(engine: HierarchicalMemory, old: Memory, new: NewMemory) -> Memory:
+async def _extend(view: ScopedMemory, old: Memory, new: NewMemory) -> Memory:
     """``new`` as the next version of ``old``, which it holds whole; the higher importance."""
     importance = max(old.importance, new.importance)
     try:
-        return await engine.supersede(old.id, new.content, importance=importance)
+        return await view.supersede(old.id, new.content, importance=importance)
     except SupersededError as exc:
-        return await engine.supersede(exc.head_id, new.content, importance=importance)
+        return await view.supersede(exc.head_id, new.content, importance=importance)
 
 
-async def _supersede(engine: HierarchicalMemory, old: Memory, item: BlockItem) -> Memory:
+async def _supersede(view: ScopedMemory, old: Memory, item: BlockItem) -> Memory:
     try:
-        return await engine.supersede(
+        return await view.supersede(
             old.id, item.content, category=item.category, importance=item.importance
         )
     except SupersededError as exc:
         # Replaced since it was shown (another call, another process): replace the current one.
-        return await engine.supersede(
+        return await view.supersede(
             exc.head_id, item.content, category=item.category, importance=item.importance
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +26,9 @@ from headroom.memory import HierarchicalMemory, MemoryConfig
 from headroom.scoping import ScopeLevel
 from headroom.wrapper._core import MemoryCore, MemoryOptions, Turn
 from headroom.wrapper._responses import AsyncMemoryStream, MemoryStream, strip_completion
-from headroom.wrapper.block import StrippedAnswer
+from headroom.wrapper.block import BlockItem, StrippedAnswer
+from headroom.wrapper.instructions import admit_facts
+from headroom.wrapper.policy import DEFAULT_SCOPE_POLICY, ScopePolicy
 from headroom.wrapper.relevance import DEFAULT_FLOOR
 
 if TYPE_CHECKING:
@@ -71,6 +73,8 @@ def with_memory(
     max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
     min_similarity: float | None = DEFAULT_MIN_SIMILARITY,
     strict: bool = False,
+    scope_policy: ScopePolicy | None = None,
+    admit: Callable[[BlockItem], bool] | None = None,
 ) -> AsyncMemoryClient: ...
 
 
@@ -89,6 +93,8 @@ def with_memory(
     max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
     min_similarity: float | None = DEFAULT_MIN_SIMILARITY,
     strict: bool = False,
+    scope_policy: ScopePolicy | None = None,
+    admit: Callable[[BlockItem], bool] | None = None,
 ) -> MemoryClient: ...
 
 
@@ -107,6 +113,8 @@ def with_memory(
     max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
     min_similarity: float | None = DEFAULT_MIN_SIMILARITY,
     strict: bool = False,
+    scope_policy: ScopePolicy | None = None,
+    admit: Callable[[BlockItem], bool] | None = None,
 ) -> MemoryClient | AsyncMemoryClient: ...
 
 
@@ -124,6 +132,8 @@ def with_memory(
     max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS,
     min_similarity: float | None = DEFAULT_MIN_SIMILARITY,
     strict: bool = False,
+    scope_policy: ScopePolicy | None = None,
+    admit: Callable[[BlockItem], bool] | None = None,
 ) -> MemoryClient | AsyncMemoryClient:
     """Give ``client`` a memory of ``user_id`` (in ``session_id``, as ``agent_id``).
 
@@ -150,8 +160,16 @@ def with_memory(
     options = _options(user_id, session_id, agent_id, top_k, max_context_tokens, min_similarity)
     if not isinstance(strict, bool):
         raise ConfigError(f"strict must be a bool, got {strict!r}")
+    if scope_policy is None:
+        scope_policy = DEFAULT_SCOPE_POLICY
+    elif not isinstance(scope_policy, ScopePolicy):
+        raise ConfigError(f"scope_policy must be a ScopePolicy, got {scope_policy!r}")
+    if admit is None:
+        admit = admit_facts
+    elif not callable(admit):
+        raise ConfigError(f"admit must be a function of a BlockItem, got {admit!r}")
     core = MemoryCore(
-        MemoryOptions(**options, strict=strict),
+        MemoryOptions(**options, strict=strict, scope_policy=scope_policy, admit=admit),
         memory=memory,
         config=_config(memory, config, db_path, embedder),
         embedder=embedder,
