@@ -9,7 +9,10 @@ Run it (FastAPI and an ASGI server are not headroom dependencies)::
          -d '{"content": "Bob prefers Go for backend services", "category": "preference"}'
     curl 'localhost:8000/users/bob/memories/search?q=which+language&session_id=afternoon'
 
-docs/async-service.md explains the choices made here.
+docs/async-service.md explains the choices made here. Every handler acts through the
+engine's view of the user it serves (``memory.scoped(user_id=...)``): an id of another
+user's memory is answered 404, exactly like an unknown one. The user comes from the path
+here; a real service takes it from the authenticated principal, never from the request body.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request  # type: ignore[import-not-found, unused-ignore]
 
 from headroom.errors import NotFoundError, ValidationError
-from headroom.memory import HierarchicalMemory, Memory, MemoryConfig
+from headroom.memory import HierarchicalMemory, Memory, MemoryConfig, ScopedMemory
 
 
 @asynccontextmanager
@@ -40,9 +43,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(title="memory service", lifespan=lifespan)
 
 
-def _memory(request: Request) -> HierarchicalMemory:
+def _memory(request: Request, user_id: str, session_id: str | None = None) -> ScopedMemory:
+    """The memory bounded to the user (and session) this request is for."""
     memory: HierarchicalMemory = request.app.state.memory
-    return memory
+    try:
+        return memory.scoped(user_id=user_id, session_id=session_id)
+    except ValidationError as exc:  # a blank id
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
 
 
 def _as_json(memory: Memory) -> dict[str, Any]:
@@ -72,12 +79,8 @@ class CorrectionBody:
 
 async def remember(user_id: str, body: NewMemoryBody, request: Request) -> dict[str, Any]:
     try:
-        memory = await _memory(request).add(
-            body.content,
-            user_id=user_id,
-            category=body.category,
-            importance=body.importance,
-            session_id=body.session_id,
+        memory = await _memory(request, user_id, body.session_id).add(
+            body.content, category=body.category, importance=body.importance
         )
     except ValidationError as exc:  # bad input: nothing was stored
         raise HTTPException(status_code=422, detail=str(exc)) from exc
@@ -88,7 +91,7 @@ async def recall(
     user_id: str, q: str, request: Request, session_id: str | None = None, top_k: int = 5
 ) -> list[dict[str, Any]]:
     try:
-        hits = await _memory(request).search(q, user_id=user_id, session_id=session_id, top_k=top_k)
+        hits = await _memory(request, user_id, session_id).search(q, top_k=top_k)
     except ValidationError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     return [dict(_as_json(hit.memory), similarity=hit.similarity) for hit in hits]
@@ -97,11 +100,8 @@ async def recall(
 async def correct(
     user_id: str, memory_id: str, body: CorrectionBody, request: Request
 ) -> dict[str, Any]:
-    memory = _memory(request)
     try:
-        if (await memory.get(memory_id)).user_id != user_id:
-            raise NotFoundError(memory_id)  # another user's id: as if it did not exist
-        new = await memory.supersede(memory_id, body.content)
+        new = await _memory(request, user_id).supersede(memory_id, body.content)
     except NotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     except ValidationError as exc:
@@ -110,13 +110,10 @@ async def correct(
 
 
 async def history(user_id: str, memory_id: str, request: Request) -> list[dict[str, Any]]:
-    memory = _memory(request)
     try:
-        chain = await memory.get_history(memory_id)
-    except (NotFoundError, ValidationError) as exc:
+        chain = await _memory(request, user_id).get_history(memory_id)
+    except (NotFoundError, ValidationError) as exc:  # another user's id: as if unknown
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    if chain[0].user_id != user_id:
-        raise HTTPException(status_code=404, detail=str(NotFoundError(memory_id)))
     return [_as_json(version) for version in chain]
 
 

@@ -109,16 +109,14 @@ class ScopedMemory:
         down to that level (``"user"``: the user's only, seen in every context of the user;
         ``"session"``: the user and session ids); the view must have that level's id.
         """
-        ids = self._ids_at(scope)
-        item = NewMemory(
+        return await self._memory.add(
             content,
-            self._scope.user_id,
+            user_id=self._scope.user_id,
             category=category,
             importance=importance,
             metadata=metadata,
-            **ids,
+            **self._ids_at(scope),
         )
-        return (await self._memory.add_many([item]))[0]
 
     async def add_many(self, items: Sequence[NewMemory | Mapping[str, Any]]) -> list[Memory]:
         """Store many memories, all or none (as :meth:`HierarchicalMemory.add_many`).
