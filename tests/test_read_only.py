@@ -145,3 +145,17 @@ async def test_a_database_on_a_read_only_mount(read_only_mount: Path) -> None:
         hits = await memory.search(rows[42].content, user_id="u", top_k=1)
         assert [h.id for h in hits] == [rows[42].id]
     assert _names(read_only_mount) == names
+
+
+async def test_read_only_on_postgresql_creates_nothing(postgres_config: MemoryConfig) -> None:
+    embedder = HashingEmbedder(DIMENSION)
+    with pytest.raises(MissingDatabaseError, match="no headroom database"):
+        await HierarchicalMemory.create(postgres_config, embedder=embedder, read_only=True)
+    async with await HierarchicalMemory.create(postgres_config, embedder=embedder) as writer:
+        await writer.add("note about kites", user_id="u")
+    async with await HierarchicalMemory.create(
+        postgres_config, embedder=embedder, read_only=True
+    ) as reader:
+        assert [m.content for m in await reader.query()] == ["note about kites"]
+        with pytest.raises(ReadOnlyError):
+            await reader.add("x", user_id="u")

@@ -445,6 +445,16 @@ def test_with_memory_checks_its_arguments(tmp_path: Path) -> None:
 # -- clients -------------------------------------------------------------------------------------
 
 
+def test_a_db_path_given_here_beats_the_environment_url(
+    server: ChatServer, db: Path, embedder: FlakyEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEADROOM_DB_URL", "postgresql://nobody@127.0.0.1:9/none")
+    with sync_client(server, db, embedder, user_id="alice") as client:
+        client.memory.add("Alice likes sailing")
+        assert client.memory.get_all()[0].content == "Alice likes sailing"
+    assert db.exists()
+
+
 def test_clients_of_one_database_share_its_engine(
     server: ChatServer, db: Path, embedder: FlakyEmbedder
 ) -> None:

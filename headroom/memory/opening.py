@@ -48,9 +48,9 @@ async def _open_postgres(
         hnsw_ef_search=config.hnsw_ef_search,
         exact_threshold=config.exact_search_threshold,
     )
-    # Read-only, the engine refuses every write before it reaches the server (a role with
-    # SELECT rights only makes that a server-side guarantee).
-    return await open_postgres(config.db_url, embedder, settings)
+    # Read-only, nothing is created, and the engine refuses every write before it reaches the
+    # server (a role with SELECT rights only makes that a server-side guarantee).
+    return await open_postgres(config.db_url, embedder, settings, read_only=read_only)
 
 
 class _Opener(Protocol):

@@ -223,8 +223,8 @@ def _config(
         return memory.config
     if config is not None and not isinstance(config, MemoryConfig):
         raise ConfigError(f"config must be a MemoryConfig, got {type(config).__name__}")
-    if db_path is not None:
-        return (config or MemoryConfig()).with_changes(db_path=db_path)
+    if db_path is not None:  # a file named here beats $HEADROOM_DB_URL, as the CLI's --db does
+        return (config or MemoryConfig()).with_changes(db_path=db_path, db_url=None)
     return config or MemoryConfig()
 
 

@@ -33,11 +33,14 @@ from headroom.storage.postgres.vectors import PostgresVectorIndex
 __all__ = ["PostgresSettings", "PostgresStore", "open_postgres"]
 
 
-async def open_postgres(url: str, embedder: EmbedderRecord, settings: PostgresSettings) -> Storage:
+async def open_postgres(
+    url: str, embedder: EmbedderRecord, settings: PostgresSettings, *, read_only: bool = False
+) -> Storage:
     """Open (creating the schema if needed) the database at ``url`` for vectors of ``embedder``.
 
     A new database records the embedder and builds its vector index; one holding another
-    model's vectors raises :class:`~headroom.errors.DimensionMismatchError`.
+    model's vectors raises :class:`~headroom.errors.DimensionMismatchError`. ``read_only``
+    creates nothing (:class:`~headroom.errors.MissingDatabaseError` if it would have to).
     """
     location = redact(url)
 
@@ -61,6 +64,6 @@ async def open_postgres(url: str, embedder: EmbedderRecord, settings: PostgresSe
             )
         return recorded.dimension
 
-    db, dimension = await Database.open(url, settings, prepare)
+    db, dimension = await Database.open(url, settings, prepare, read_only=read_only)
     vectors = PostgresVectorIndex(db, dimension, settings)
     return Storage(PostgresStore(db, vectors, settings), vectors, PostgresTextIndex(db))

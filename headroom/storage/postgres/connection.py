@@ -21,7 +21,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from headroom._urls import redact
-from headroom.errors import ClosedError, StorageError
+from headroom.errors import ClosedError, MissingDatabaseError, StorageError
 from headroom.storage.postgres import codec
 from headroom.storage.postgres.migrations import current_schema, migrate
 from headroom.storage.postgres.translation import translate_errors
@@ -78,13 +78,16 @@ class Database:
         url: str,
         settings: PostgresSettings,
         prepare: Callable[[Connection, bool], Awaitable[T | None]],
+        *,
+        read_only: bool = False,
     ) -> tuple[Database, T]:
         """Connect, migrate if needed, ``prepare``, and open the pool.
 
         ``prepare(connection, write)`` checks the database for this engine and returns what the
         engine needs, or None when it must write something first (then it is called again with
         ``write=True``, under the migration lock). A database that needs nothing is opened
-        without a write, so a read-only replica opens too.
+        without a write, so a read-only replica opens too. ``read_only`` never writes: a
+        database that would need it raises :class:`MissingDatabaseError`.
         """
         location = redact(url)
         with translate_errors("opening the database", location):
@@ -96,6 +99,11 @@ class Database:
                 if await current_schema(first, location):
                     async with first.transaction(readonly=True):
                         prepared = await prepare(first, False)
+                if prepared is None and read_only:
+                    raise MissingDatabaseError(
+                        f"no headroom database at {location} (its tables are missing, older, or "
+                        "not set up for this embedder yet): open it once without read_only"
+                    )
                 if prepared is None:
                     async with first.transaction():
                         await first.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
