@@ -17,42 +17,22 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from headroom.domain import Memory, MemoryCategory
+from headroom.domain import Memory
 from headroom.domain.chains import check_import_chains
 from headroom.errors import ValidationError
 from headroom.memory import HierarchicalMemory, MemoryConfig, MemoryFilter
 from tests.fakes import HashingEmbedder
-
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+from tests.records import chain_of
 
 
 def make_chain(user: str, length: int, session: str | None = None) -> list[Memory]:
-    ids = [str(uuid.uuid4()) for _ in range(length)]
-    return [
-        Memory(
-            id=ids[i],
-            content=f"{user} fact v{i}",
-            category=MemoryCategory.FACT,
-            importance=0.5,
-            user_id=user,
-            session_id=session,
-            agent_id=None,
-            turn_id=None,
-            created_at=T0 + timedelta(minutes=i),
-            valid_from=T0 + timedelta(minutes=i),
-            valid_to=None if i == length - 1 else T0 + timedelta(minutes=i + 1),
-            supersedes=ids[i - 1] if i else None,
-            superseded_by=ids[i + 1] if i < length - 1 else None,
-        )
-        for i in range(length)
-    ]
+    return chain_of(user, *(f"{user} fact v{i}" for i in range(length)), session=session)
 
 
 def well_formed(records: Sequence[Memory], stored: dict[str, Memory]) -> bool:

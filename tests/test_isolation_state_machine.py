@@ -28,7 +28,6 @@ import tempfile
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,7 +49,6 @@ from headroom.errors import NotFoundError, SupersededError, ValidationError
 from headroom.memory import (
     HierarchicalMemory,
     Memory,
-    MemoryCategory,
     MemoryConfig,
     MemoryFilter,
     NewMemory,
@@ -59,6 +57,7 @@ from headroom.memory import (
 from headroom.scoping import Scope, sees
 from tests.fakes import HashingEmbedder
 from tests.postgres_server import PostgresServer
+from tests.records import chain_of
 
 T = TypeVar("T")
 
@@ -320,26 +319,8 @@ class IsolationMachine(RuleBasedStateMachine):
 
     def records(self, ctx: Ctx, length: int) -> list[Memory]:
         """A well-formed chain of ``length`` versions in ``ctx``, oldest first."""
-        ids = [str(uuid.uuid4()) for _ in range(length)]
-        at = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        return [
-            Memory(
-                id=ids[i],
-                content=self.content(),
-                category=MemoryCategory.FACT,
-                importance=0.5,
-                user_id=ctx.user,
-                session_id=ctx.session,
-                agent_id=ctx.agent,
-                turn_id=ctx.turn,
-                created_at=at + timedelta(minutes=i),
-                valid_from=at + timedelta(minutes=i),
-                valid_to=None if i == length - 1 else at + timedelta(minutes=i + 1),
-                supersedes=ids[i - 1] if i else None,
-                superseded_by=ids[i + 1] if i < length - 1 else None,
-            )
-            for i in range(length)
-        ]
+        contents = [self.content() for _ in range(length)]
+        return chain_of(ctx.user, *contents, session=ctx.session, agent=ctx.agent, turn=ctx.turn)
 
     @precondition(lambda self: self.room(3))
     @rule(target=ids, ctx=scopes, length=st.integers(1, 3))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -22,7 +21,6 @@ from headroom.errors import EmbedderUnavailableError, NotFoundError, ValidationE
 from headroom.memory import (
     HierarchicalMemory,
     Memory,
-    MemoryCategory,
     MemoryConfig,
     MemoryFilter,
     NewMemory,
@@ -33,62 +31,15 @@ from headroom.memory.chunks import WRITE_CHUNK
 from headroom.memory.opening import open_storage
 from headroom.storage.base import StoredMemory
 from tests.fakes import HashingEmbedder
+from tests.records import chain_of, record
 
 pytestmark = pytest.mark.anyio
-
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 async def memory(backend_config: MemoryConfig) -> AsyncIterator[HierarchicalMemory]:
     async with await HierarchicalMemory.create(backend_config, embedder=HashingEmbedder()) as m:
         yield m
-
-
-def record(
-    user: str,
-    content: str,
-    *,
-    id: str | None = None,
-    supersedes: str | None = None,
-    superseded_by: str | None = None,
-    session: str | None = None,
-    age: int = 0,
-) -> Memory:
-    """A memory as an export holds it (crafted by hand)."""
-    at = T0 + timedelta(minutes=age)
-    return Memory(
-        id=id or str(uuid.uuid4()),
-        content=content,
-        category=MemoryCategory.FACT,
-        importance=0.5,
-        user_id=user,
-        session_id=session,
-        agent_id=None,
-        turn_id=None,
-        created_at=at,
-        valid_from=at,
-        valid_to=None if superseded_by is None else at + timedelta(minutes=1),
-        supersedes=supersedes,
-        superseded_by=superseded_by,
-    )
-
-
-def chain_of(user: str, *contents: str, session: str | None = None) -> list[Memory]:
-    """A well-formed chain, oldest first."""
-    ids = [str(uuid.uuid4()) for _ in contents]
-    return [
-        record(
-            user,
-            content,
-            id=ids[i],
-            supersedes=ids[i - 1] if i else None,
-            superseded_by=ids[i + 1] if i + 1 < len(ids) else None,
-            session=session,
-            age=i,
-        )
-        for i, content in enumerate(contents)
-    ]
 
 
 async def everything(memory: HierarchicalMemory) -> dict[str, Memory]:
