@@ -248,7 +248,7 @@ def test_pages_speak_of_the_product(page: Path) -> None:
 
 def test_the_convention_finds_blocks() -> None:
     # Guards the regexes: a change that made them find nothing would pass every test above.
-    assert len([b for b in blocks(DOCS / "concepts.md") if b.marker == "run"]) == 3
+    assert len([b for b in blocks(DOCS / "concepts.md") if b.marker == "run"]) == 4
     assert [b.marker for b in blocks(DOCS / "index.md")] == ["chat", "run"]
     assert any(b.continues for b in every_block())
     assert expected_output("print(1)  # 1\nx = 2  # not output\n") == ["1"]

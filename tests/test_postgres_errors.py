@@ -26,6 +26,7 @@ from headroom.errors import (
     ValidationError,
 )
 from headroom.memory import HierarchicalMemory, MemoryConfig
+from headroom.storage.postgres.migrations import SCHEMA_VERSION
 from headroom.storage.postgres.translation import translate_errors
 from tests.fakes import HashingEmbedder
 from tests.postgres_server import PostgresServer
@@ -121,7 +122,8 @@ async def test_a_database_of_a_newer_schema_is_refused_untouched(
     with pytest.raises(SchemaVersionError, match="99"):
         await HierarchicalMemory.create(backend_config, embedder=HashingEmbedder())
     postgres_server.execute(
-        "UPDATE headroom_meta SET value = '1' WHERE key = 'schema_version'", database
+        f"UPDATE headroom_meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'",
+        database,
     )
     async with await HierarchicalMemory.create(backend_config, embedder=HashingEmbedder()) as m:
         assert (await m.get(kept.id)).content == "written before the upgrade"

@@ -6,7 +6,14 @@ every layer above (storage backends, embedders, the engine, the wrapper) can use
 
 from headroom.domain.chains import order_chain
 from headroom.domain.filters import MemoryFilter, SearchFilter, visible
-from headroom.domain.models import Memory, MemoryCategory, MemoryStats, NewMemory, SearchHit
+from headroom.domain.models import (
+    Memory,
+    MemoryCategory,
+    MemoryStats,
+    NewMemory,
+    SearchHit,
+    indexed_text,
+)
 from headroom.scoping import Scope, ScopeLevel
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "ScopeLevel",
     "SearchFilter",
     "SearchHit",
+    "indexed_text",
     "order_chain",
     "visible",
 ]

@@ -17,7 +17,13 @@ __all__ = [
     "MemoryStats",
     "NewMemory",
     "SearchHit",
+    "indexed_text",
 ]
+
+
+def indexed_text(content: str, source: str | None) -> str:
+    """The text a memory is embedded and keyword-indexed by: its content, then its source."""
+    return content if source is None else f"{content}\n{source}"
 
 
 class MemoryCategory(str, enum.Enum):
@@ -53,7 +59,9 @@ class Memory:
 
     ``valid_from``/``valid_to`` bound the time it was the current version; ``valid_to`` is None
     while it is. ``metadata`` is a fresh dict on every returned object: changing it changes
-    nothing stored.
+    nothing stored. ``source`` is the conversation text the memory was drawn from or said in
+    (the exchange a fact came from, the message a reply answers), if one was given: it is
+    searched with the memory (:attr:`indexed_text`) and never part of its content.
     """
 
     id: str
@@ -70,6 +78,13 @@ class Memory:
     supersedes: str | None
     superseded_by: str | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+    @property
+    def indexed_text(self) -> str:
+        """What the vector and keyword indexes hold for this memory: its content, then its
+        source (content first, so an embedder that truncates long input keeps the content)."""
+        return indexed_text(self.content, self.source)
 
     @property
     def scope(self) -> ScopeLevel:
@@ -97,6 +112,7 @@ class NewMemory:
     agent_id: str | None = None
     turn_id: str | None = None
     metadata: Mapping[str, Any] | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ __all__ = [
     "check_memory_id",
     "check_metadata",
     "check_query",
+    "check_source",
 ]
 
 
@@ -64,6 +65,13 @@ def check_content(content: object, *, max_chars: int, name: str = "content") -> 
     except UnicodeEncodeError as exc:
         raise ValidationError(f"{name} is not valid Unicode text: {exc.reason}") from None
     return content
+
+
+def check_source(source: object, *, max_chars: int) -> str | None:
+    """A memory's source: None, or text checked as content is (blank text counts as None)."""
+    if source is None or (isinstance(source, str) and not source.strip()):
+        return None
+    return check_content(source, max_chars=max_chars, name="source")
 
 
 def check_query(query: object, *, max_chars: int | None = None) -> str:

@@ -44,6 +44,7 @@ from headroom.domain.validation import (
     check_memory_id,
     check_metadata,
     check_query,
+    check_source,
 )
 from headroom.embedders.base import Embedder, normalize, validate_vectors
 from headroom.errors import (
@@ -232,8 +233,15 @@ class HierarchicalMemory:
         agent_id: str | None = None,
         turn_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        source: str | None = None,
     ) -> Memory:
-        """Store one memory and return it. Its scope is the deepest id given."""
+        """Store one memory and return it. Its scope is the deepest id given.
+
+        ``source`` is the conversation text the memory was drawn from or said in (the
+        exchange a fact came from, the message a reply answers): it is embedded and
+        keyword-indexed with the content, so a search finds the memory by what was said
+        around it, and is kept apart from the content (``Memory.source``).
+        """
         self._check_writable()
         item = NewMemory(
             content=content,
@@ -244,6 +252,7 @@ class HierarchicalMemory:
             agent_id=agent_id,
             turn_id=turn_id,
             metadata=metadata,
+            source=source,
         )
         return (await self._add([item], numbered=False))[0]
 
@@ -288,14 +297,16 @@ class HierarchicalMemory:
         category: MemoryCategory | str | None = None,
         importance: float | None = None,
         metadata: Mapping[str, Any] | None = None,
+        source: str | None = None,
         user_id: str | None = None,
     ) -> Memory:
         """Replace a fact with a new version, atomically; the old one keeps its history.
 
         The new version inherits the old one's scope ids and, unless given, its category,
-        importance and metadata. Raises :class:`SupersededError` naming the current head when
-        ``old_memory_id`` is no longer current. With ``user_id``, another user's memory is
-        :class:`NotFoundError`, as an unknown id is.
+        importance and metadata; its ``source`` is the one given (the text the old version
+        came from is not the new one's). Raises :class:`SupersededError` naming the current
+        head when ``old_memory_id`` is no longer current. With ``user_id``, another user's
+        memory is :class:`NotFoundError`, as an unknown id is.
         """
         return await self._supersede(
             old_memory_id,
@@ -303,6 +314,7 @@ class HierarchicalMemory:
             category=category,
             importance=importance,
             metadata=metadata,
+            source=source,
             within=_owner(user_id),
         )
 
@@ -562,6 +574,7 @@ class HierarchicalMemory:
                 supersedes=None,
                 superseded_by=None,
                 metadata=check_metadata(item.metadata, max_bytes=self._config.max_metadata_bytes),
+                source=check_source(item.source, max_chars=self._config.max_content_chars),
             )
         except (ValidationError, TypeError) as exc:
             if isinstance(exc, TypeError):
@@ -591,6 +604,8 @@ class HierarchicalMemory:
                     raise ValidationError(f"category must be a MemoryCategory: {memory.category!r}")
                 check_importance(memory.importance)
                 check_metadata(memory.metadata, max_bytes=self._config.max_metadata_bytes)
+                if memory.source is not None:
+                    check_content(memory.source, max_chars=limit, name="source")
                 for name in ("created_at", "valid_from", "valid_to"):
                     moment = getattr(memory, name)
                     if moment is None and name == "valid_to":
@@ -614,7 +629,7 @@ class HierarchicalMemory:
         done: list[Memory] = []
         try:
             for chunk in chunks:
-                vectors = await self._embed([m.content for m in chunk])
+                vectors = await self._embed([m.indexed_text for m in chunk])
                 await self._insert(chunk, vectors)
                 done.extend(chunk)
                 if progress is not None:
@@ -675,11 +690,13 @@ class HierarchicalMemory:
         category: MemoryCategory | str | None,
         importance: float | None,
         metadata: Mapping[str, Any] | None,
+        source: str | None,
         within: Scope | None,
     ) -> Memory:
         self._check_writable()
         check_memory_id(old_memory_id)
         content = check_content(new_content, max_chars=self._config.max_content_chars)
+        source = check_source(source, max_chars=self._config.max_content_chars)
         old = await self._get(old_memory_id, within)
         _telemetry.note(scope_level=old.scope.value, category=old.category.value)
         now = max(_now(), old.valid_from)
@@ -700,8 +717,9 @@ class HierarchicalMemory:
             metadata=dict(old.metadata)
             if metadata is None
             else check_metadata(metadata, max_bytes=self._config.max_metadata_bytes),
+            source=source,
         )
-        vector = (await self._embed([content]))[0]
+        vector = (await self._embed([new.indexed_text]))[0]
         async with self._writes:
             self._check_open()
             # The store refuses an old version of another user than the new one's.
@@ -723,6 +741,7 @@ class HierarchicalMemory:
             category=target.category,
             importance=target.importance,
             metadata=target.metadata,
+            source=target.source,
             within=within,
         )
 

@@ -101,6 +101,7 @@ class ScopedMemory:
         category: MemoryCategory | str = MemoryCategory.FACT,
         importance: float = 0.5,
         metadata: Mapping[str, Any] | None = None,
+        source: str | None = None,
         scope: ScopeLevel | str | None = None,
     ) -> Memory:
         """Store one memory in this context, or at a wider ``scope`` level of it.
@@ -115,6 +116,7 @@ class ScopedMemory:
             category=category,
             importance=importance,
             metadata=metadata,
+            source=source,
             **self._ids_at(scope),
         )
 
@@ -138,6 +140,7 @@ class ScopedMemory:
         category: MemoryCategory | str | None = None,
         importance: float | None = None,
         metadata: Mapping[str, Any] | None = None,
+        source: str | None = None,
     ) -> Memory:
         """A new version of a memory this view reaches (see HierarchicalMemory.supersede)."""
         return await self._memory._supersede(
@@ -146,6 +149,7 @@ class ScopedMemory:
             category=category,
             importance=importance,
             metadata=metadata,
+            source=source,
             within=self._scope,
         )
 

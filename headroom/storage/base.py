@@ -139,7 +139,8 @@ class MemoryStore(Protocol):
         ...
 
     async def contents(self, after_key: int, limit: int) -> list[tuple[int, str]]:
-        """``(key, content)`` of up to ``limit`` memories past ``after_key``, in key order."""
+        """``(key, text)`` of up to ``limit`` memories past ``after_key``, in key order: the text
+        each is embedded by (:attr:`Memory.indexed_text`: its content, then its source)."""
         ...
 
     async def replace_embeddings(

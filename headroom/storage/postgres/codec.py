@@ -70,6 +70,7 @@ def record_to_memory(row: asyncpg.Record) -> Memory:
         supersedes=row["supersedes"],
         superseded_by=row["superseded_by"],
         metadata=_load_metadata(row["metadata"]),
+        source=row["source"],
     )
 
 
@@ -96,5 +97,6 @@ def insert_columns(items: list[StoredMemory]) -> list[list[Any]]:
         [m.supersedes for m in memories],
         [m.superseded_by for m in memories],
         [dump_metadata(m.metadata) for m in memories],
+        [m.source for m in memories],
         [encode_vector(item.embedding) for item in items],
     ]

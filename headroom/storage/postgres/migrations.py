@@ -21,6 +21,11 @@ Layout (version 1), documented in docs/storage.md:
 * Row-level security is enabled with the ``headroom_user`` policy: an operation scoped to a
   user sets ``headroom.user_id`` for its transaction, and a role that does not own the table
   then sees and writes only that user's rows (owners bypass it; see docs/scaling-out.md).
+
+Version 2 adds ``source``: the conversation text a memory was drawn from or said in (NULL
+when none was given), immutable like the content. ``keywords`` is then the text search form
+of the content, a newline and the source (``Memory.indexed_text``), as the embedding is; the
+migration rebuilds the column and its GIN index (a rewrite of the table).
 """
 
 from __future__ import annotations
@@ -97,6 +102,26 @@ MIGRATIONS: Sequence[str] = (
     CREATE POLICY headroom_user ON {MEMORIES}
         USING (coalesce(current_setting('headroom.user_id', true), '') IN ('', user_id))
         WITH CHECK (coalesce(current_setting('headroom.user_id', true), '') IN ('', user_id));
+    """,
+    # 2: the text a memory came from, searched with it
+    f"""
+    ALTER TABLE {MEMORIES} ADD COLUMN source text;
+    ALTER TABLE {MEMORIES} DROP COLUMN keywords;
+    ALTER TABLE {MEMORIES} ADD COLUMN keywords tsvector NOT NULL GENERATED ALWAYS AS (
+        to_tsvector('english'::regconfig, content || coalesce(E'\\n' || source, ''))
+        || array_to_tsvector(ARRAY['#' || md5(user_id)])
+    ) STORED;
+    CREATE INDEX {MEMORIES}_keywords ON {MEMORIES} USING gin (keywords)
+        WITH (gin_pending_list_limit = 256);
+
+    CREATE OR REPLACE FUNCTION {MEMORIES}_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'memory content, source and owner are immutable'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END $$;
+    DROP TRIGGER {MEMORIES}_immutable ON {MEMORIES};
+    CREATE TRIGGER {MEMORIES}_immutable BEFORE UPDATE OF content, source, user_id
+        ON {MEMORIES} FOR EACH ROW EXECUTE FUNCTION {MEMORIES}_immutable();
     """,
 )
 

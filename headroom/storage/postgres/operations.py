@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from headroom.domain import Memory, MemoryCategory, MemoryFilter, MemoryStats, order_chain
+from headroom.domain import (
+    Memory,
+    MemoryCategory,
+    MemoryFilter,
+    MemoryStats,
+    indexed_text,
+    order_chain,
+)
 from headroom.errors import NotFoundError, StorageError, SupersededError
 from headroom.scoping import ScopeLevel, scope_level_of
 from headroom.storage.base import EmbedderRecord, StoredMemory, Vector
@@ -187,11 +194,11 @@ async def get_by_keys(conn: Connection, keys: Sequence[int]) -> dict[int, Stored
 
 async def contents(conn: Connection, after_key: int, limit: int) -> list[tuple[int, str]]:
     rows = await conn.fetch(
-        f"SELECT key, content FROM {MEMORIES} WHERE key > $1 ORDER BY key LIMIT $2",
+        f"SELECT key, content, source FROM {MEMORIES} WHERE key > $1 ORDER BY key LIMIT $2",
         after_key,
         limit,
     )
-    return [(int(row["key"]), str(row["content"])) for row in rows]
+    return [(int(row["key"]), indexed_text(row["content"], row["source"])) for row in rows]
 
 
 async def count(conn: Connection) -> int:

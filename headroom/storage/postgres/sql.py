@@ -30,16 +30,17 @@ META = "headroom_meta"
 
 COLUMNS = (
     "key, id, content, category, importance, user_id, session_id, agent_id, turn_id, "
-    "created_at, valid_from, valid_to, supersedes, superseded_by, metadata"
+    "created_at, valid_from, valid_to, supersedes, superseded_by, metadata, source"
 )
 """The columns a Memory is read from (:func:`codec.record_to_memory` reads them by name)."""
 
 INSERT_MEMORIES = f"""
 INSERT INTO {MEMORIES} (id, content, category, importance, user_id, session_id, agent_id,
-    turn_id, created_at, valid_from, valid_to, supersedes, superseded_by, metadata, embedding)
+    turn_id, created_at, valid_from, valid_to, supersedes, superseded_by, metadata, source,
+    embedding)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[],
     $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
-    $12::text[], $13::text[], $14::json[], $15::vector[])
+    $12::text[], $13::text[], $14::json[], $15::text[], $16::vector[])
 RETURNING id, key
 """
 """Many memories in one statement, from one array per column (:func:`codec.insert_columns`)."""

@@ -83,6 +83,7 @@ def row_to_memory(row: tuple[Any, ...]) -> Memory:
         supersedes=row[12],
         superseded_by=row[13],
         metadata=load_metadata(row[14]),
+        source=row[15],
     )
 
 
@@ -103,5 +104,6 @@ def memory_params(m: Memory, embedding: npt.NDArray[np.float32]) -> tuple[Any, .
         m.supersedes,
         m.superseded_by,
         dump_metadata(m.metadata),
+        m.source,
         vector_to_blob(embedding),
     )

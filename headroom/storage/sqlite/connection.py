@@ -39,7 +39,12 @@ from headroom.errors import (
     ValidationError,
 )
 from headroom.storage.sqlite.identity import Identity, home_of, read_identity
-from headroom.storage.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION, statements
+from headroom.storage.sqlite.migrations import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    read_as_current,
+    statements,
+)
 
 __all__ = ["ChangeProbe", "Connection", "Database", "translate_errors"]
 
@@ -273,10 +278,12 @@ class Database:
                 target = _read_only_uri(path)
                 reader = _connect(target, uri=True)
                 opened.append(reader)
-                reader.execute("PRAGMA query_only = 1")
                 version = _schema_version(reader, given)
                 if version > SCHEMA_VERSION:
                     raise _newer(given, version)
+                for statement in read_as_current(version):
+                    reader.execute(statement)  # temporary: nothing is written to the file
+                reader.execute("PRAGMA query_only = 1")
                 home = home_of(path)
                 identity = read_identity(reader, home) if version >= 2 else None
                 probe = _connect(target, uri=True, busy_timeout_ms=0)

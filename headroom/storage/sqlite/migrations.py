@@ -24,6 +24,10 @@ Version 2 adds what lets many processes share one file:
   out to have been copied or moved, see ``meta.home``), and ``meta.generation``, counted up
   by each re-embedding. A vector index file records both and is only used by a database
   with the same ones.
+
+Version 3 adds ``memories.source``: the conversation text a memory was drawn from or said in
+(NULL when none was given), immutable like the content. The FTS5 row and the embedding of a
+memory are of its content followed by a newline and its source (``Memory.indexed_text``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ __all__ = [
     "CHANGE_SUPERSEDED",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "read_as_current",
     "statements",
 ]
 
@@ -107,12 +112,31 @@ MIGRATIONS: Sequence[str] = (
         ON CONFLICT (key) DO NOTHING;
     INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT (key) DO NOTHING;
     """,
+    # 3: the text a memory came from, searched with it
+    """
+    ALTER TABLE memories ADD COLUMN source TEXT;
+
+    DROP TRIGGER memories_immutable;
+    CREATE TRIGGER memories_immutable BEFORE UPDATE OF content, source, user_id ON memories
+    BEGIN
+        SELECT RAISE(ABORT, 'memory content, source and owner are immutable');
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 CHANGE_ADDED, CHANGE_SUPERSEDED, CHANGE_REMOVED = 1, 2, 3
 """The ``changes.kind`` values."""
+
+
+def read_as_current(version: int) -> list[str]:
+    """What lets a read-only connection read a database of an older ``version`` as the current
+    schema: temporary views (an unqualified name finds the ``temp`` schema first), so nothing
+    is written to the file. A memory of a database from before ``source`` has none."""
+    if version >= 3:
+        return []
+    return ["CREATE TEMP VIEW memories AS SELECT *, NULL AS source FROM main.memories"]
 
 
 def statements(script: str) -> list[str]:

@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from headroom.domain import Memory, MemoryCategory, MemoryFilter, MemoryStats, order_chain
+from headroom.domain import (
+    Memory,
+    MemoryCategory,
+    MemoryFilter,
+    MemoryStats,
+    indexed_text,
+    order_chain,
+)
 from headroom.errors import NotFoundError, StorageError, SupersededError
 from headroom.scoping import ScopeLevel, scope_level_of
 from headroom.storage.base import EmbedderRecord, Keys, StoredMemory, Vector
@@ -59,7 +66,7 @@ META_DIMENSION = "embedder_dimension"
 
 def _stored(row: tuple[Any, ...]) -> StoredMemory:
     """A row of ``COLUMNS`` followed by the embedding."""
-    return StoredMemory(row[0], codec.row_to_memory(row), codec.blob_to_vector(row[15]))
+    return StoredMemory(row[0], codec.row_to_memory(row), codec.blob_to_vector(row[16]))
 
 
 # -- meta ---------------------------------------------------------------------------------------
@@ -96,7 +103,7 @@ def _insert_one(conn: sqlite3.Connection, item: StoredMemory) -> int:
     m = item.memory
     key = conn.execute(INSERT_MEMORY, codec.memory_params(m, item.embedding)).lastrowid
     assert key is not None  # an INSERT into a rowid table always sets it
-    conn.execute(INSERT_FTS, (key, m.content, codec.owner_token(m.user_id)))
+    conn.execute(INSERT_FTS, (key, m.indexed_text, codec.owner_token(m.user_id)))
     return int(key)
 
 
@@ -135,10 +142,15 @@ def _delete_ids(conn: sqlite3.Connection, ids: Sequence[str]) -> list[int]:
     removed: list[int] = []
     for chunk in chunks(ids):
         rows = conn.execute(
-            f"SELECT key, content, user_id FROM memories WHERE id IN ({marks(len(chunk))})", chunk
+            f"SELECT key, content, source, user_id FROM memories WHERE id IN ({marks(len(chunk))})",
+            chunk,
         ).fetchall()
         conn.executemany(
-            DELETE_FTS, [(key, content, codec.owner_token(user)) for key, content, user in rows]
+            DELETE_FTS,
+            [
+                (key, indexed_text(content, source), codec.owner_token(user))
+                for key, content, source, user in rows
+            ],
         )
         conn.execute(f"DELETE FROM memories WHERE id IN ({marks(len(chunk))})", chunk)
         removed.extend(int(row[0]) for row in rows)
@@ -209,10 +221,10 @@ def keys(conn: sqlite3.Connection) -> Keys:
 
 def contents(conn: sqlite3.Connection, after_key: int, limit: int) -> list[tuple[int, str]]:
     rows = conn.execute(
-        "SELECT key, content FROM memories WHERE key > ? ORDER BY key LIMIT ?",
+        "SELECT key, content, source FROM memories WHERE key > ? ORDER BY key LIMIT ?",
         (after_key, limit),
     ).fetchall()
-    return [(int(row[0]), str(row[1])) for row in rows]
+    return [(int(row[0]), indexed_text(row[1], row[2])) for row in rows]
 
 
 def catalog_rows(conn: sqlite3.Connection, keys: Sequence[int] | None = None) -> list[CatalogRow]:

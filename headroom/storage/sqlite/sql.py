@@ -27,17 +27,18 @@ T = TypeVar("T")
 
 COLUMNS = (
     "key, id, content, category, importance, user_id, session_id, agent_id, turn_id, "
-    "created_at, valid_from, valid_to, supersedes, superseded_by, metadata"
+    "created_at, valid_from, valid_to, supersedes, superseded_by, metadata, source"
 )
 """The columns a Memory is read from, in the order :func:`codec.row_to_memory` expects."""
 
 INSERT_MEMORY = (
     "INSERT INTO memories (id, content, category, importance, user_id, session_id, agent_id, "
-    "turn_id, created_at, valid_from, valid_to, supersedes, superseded_by, metadata, embedding) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "turn_id, created_at, valid_from, valid_to, supersedes, superseded_by, metadata, source, "
+    "embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 INSERT_FTS = "INSERT INTO memories_fts (rowid, content, owner) VALUES (?, ?, ?)"
+"""The FTS5 ``content`` column holds a memory's ``indexed_text`` (its content, then its source)."""
 
 DELETE_FTS = (
     "INSERT INTO memories_fts (memories_fts, rowid, content, owner) VALUES ('delete', ?, ?, ?)"
