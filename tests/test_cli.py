@@ -491,6 +491,38 @@ def test_export_import_round_trip_is_exact(cli: Cli, tmp_path: Path) -> None:
     assert hits[0]["memory"]["content"] == "Alice works at Anthropic again"
 
 
+def test_export_carries_a_memory_source_and_older_exports_import(cli: Cli, tmp_path: Path) -> None:
+    import anyio
+
+    from headroom.memory import HierarchicalMemory, MemoryConfig
+
+    async def add_with_source() -> None:
+        config = MemoryConfig(db_path=cli.db)
+        async with await HierarchicalMemory.create(config, embedder=HashingEmbedder()) as m:
+            await m.add("Yes, it was amazing!", user_id="alice", source="How was the concert?")
+
+    anyio.run(add_with_source)
+    _add(cli, "Alice lives in Lisbon", "-u", "alice")
+    assert cli("export") == 0
+    records = [json.loads(line) for line in cli.out.splitlines()]
+    assert [r["source"] for r in records] == ["How was the concert?", None]
+    older = tmp_path / "older.jsonl"  # written before memories had a source
+    older.write_text(
+        "\n".join(json.dumps({k: v for k, v in r.items() if k != "source"}) for r in records),
+        encoding="utf-8",
+    )
+    copy = tmp_path / "copy.db"
+    assert cli.json("import", str(older), db=copy) == {"imported": 2, "skipped": 0}
+    assert [m["source"] for m in cli.json("list", "--all", db=copy)] == [None, None]
+    full = tmp_path / "full.jsonl"
+    assert cli("export", "-o", str(full)) == 0
+    again = tmp_path / "again.db"
+    assert cli.json("import", str(full), db=again) == {"imported": 2, "skipped": 0}
+    hits = cli.json("search", "concert", "-u", "alice", "-k", "1", db=again)
+    assert hits[0]["memory"]["content"] == "Yes, it was amazing!"
+    assert hits[0]["memory"]["source"] == "How was the concert?"
+
+
 def test_export_to_stdout_and_import_from_stdin(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -31,9 +31,12 @@ RECORD_FIELDS = (
     "supersedes",
     "superseded_by",
     "metadata",
+    "source",
 )
+_OPTIONAL_FIELDS = ("source",)
+"""Fields an export may lack (one written before they existed): None when absent."""
 _TIMES = ("created_at", "valid_from", "valid_to")
-_OPTIONAL_TEXT = ("session_id", "agent_id", "turn_id", "supersedes", "superseded_by")
+_OPTIONAL_TEXT = ("session_id", "agent_id", "turn_id", "supersedes", "superseded_by", "source")
 # Computed from the fields; ``--json`` output carries them, and import accepts and ignores
 # them, so the output of ``list --json`` (one object per line with jq -c) imports as is.
 _DERIVED = ("scope", "is_current")
@@ -64,6 +67,7 @@ def memory_to_record(memory: Memory) -> dict[str, Any]:
         "supersedes": memory.supersedes,
         "superseded_by": memory.superseded_by,
         "metadata": memory.metadata,
+        "source": memory.source,
     }
 
 
@@ -89,9 +93,10 @@ def memory_from_record(record: object) -> Memory:
     unknown = set(record) - set(RECORD_FIELDS) - set(_DERIVED)
     if unknown:
         raise RecordError(f"unknown fields {sorted(unknown)}")
-    missing = [name for name in RECORD_FIELDS if name not in record]
+    missing = [n for n in RECORD_FIELDS if n not in record and n not in _OPTIONAL_FIELDS]
     if missing:
         raise RecordError(f"missing fields {missing}")
+    record = {**dict.fromkeys(_OPTIONAL_FIELDS), **record}
     for name in ("id", "content", "user_id", "category"):
         if not isinstance(record[name], str):
             raise RecordError(f"{name} must be a string, got {record[name]!r}")
@@ -125,6 +130,7 @@ def memory_from_record(record: object) -> Memory:
         supersedes=record["supersedes"],
         superseded_by=record["superseded_by"],
         metadata=dict(record["metadata"]),
+        source=record["source"],
     )
 
 
