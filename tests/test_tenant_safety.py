@@ -335,7 +335,7 @@ async def test_metadata_over_the_limit_is_refused(backend_config: MemoryConfig) 
         with pytest.raises(ValidationError, match="max_metadata_bytes"):
             await memory.supersede(m.id, "y", metadata={"k": "v" * 2_000})
         big = replace(record("u", "imported"), metadata={"k": "v" * 2_000})
-        with pytest.raises(ValidationError, match=r"item 0: .*max_metadata_bytes"):
+        with pytest.raises(ValidationError, match=r"record 0: .*max_metadata_bytes"):
             await memory.import_memories([big])
         assert (await memory.stats()).total == 2
 

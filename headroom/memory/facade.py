@@ -613,7 +613,8 @@ class HierarchicalMemory:
                     if not isinstance(moment, datetime) or moment.tzinfo is None:
                         raise ValidationError(f"{name} must be a timezone-aware datetime")
             except ValidationError as exc:
-                raise ValidationError(f"item {index}: {exc}") from None
+                # "record", as the chain check and the CLI name an export's entries.
+                raise ValidationError(f"record {index}: {exc}") from None
         if len({m.id for m in items}) != len(items):
             raise ValidationError("the memories to import repeat an id")
 
