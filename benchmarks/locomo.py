@@ -8,9 +8,13 @@ every question is searched once with the engine's defaults, deep enough for the 
 * **diversity (MMR)**: maximal marginal relevance over the fused list, a memory's score being
   ``(1 - lambda) * fused-rank-score - lambda * its highest similarity to those already chosen``,
   so that a second relevant memory about another part of a multi-hop question can rise;
-* **with the turn before**: a turn memory indexed with the turn before it (content and vector);
+* **the turn before as its source**: a turn memory stored with the turn before it as its
+  ``source`` (embedded and keyword-indexed after the turn, not part of its content);
+* **the turn before in its content**: the two turns as one memory's content;
 * **with the photo caption**: a turn that shares a photo carries its caption, as LoCoMo's own
-  retrieval baselines do.
+  retrieval baselines do;
+* **facts with the turns they came from as their source**: each observation stored with the
+  text of the turns it cites, as the wrapper could store a block item with its exchange.
 
 Embeddings come from the on-disk cache (the bundled model), so reruns embed nothing.
 """
@@ -33,6 +37,7 @@ from benchmarks.locomo_data import (
     CATEGORY_NAMES,
     DATA_FILE,
     Conversation,
+    Fact,
     LocomoQuestion,
     fact_scores,
     load_conversations,
@@ -44,31 +49,49 @@ from headroom.memory import MemoryConfig, NewMemory, SearchHit
 from headroom.memory.fusion import reciprocal_rank_fusion
 from headroom.memory.search import CANDIDATES_PER_RESULT, MIN_CANDIDATES
 
-__all__ = ["TurnText", "mmr", "run_locomo"]
+__all__ = ["TurnText", "fact_source", "mmr", "previous_turn", "run_locomo"]
 
 USER = "locomo-user"
 DEPTH = 30
 """Hits searched per question: the re-ranking variants pick their first 10 from these."""
 
-TurnText = Callable[[Conversation, int], str]
+TurnText = Callable[[Conversation, int], tuple[str, str | None]]
+"""A turn's memory: its content and its source."""
 
 
-def _plain(conversation: Conversation, index: int) -> str:
-    return conversation.turns[index].content
+def _plain(conversation: Conversation, index: int) -> tuple[str, str | None]:
+    return conversation.turns[index].content, None
 
 
-def _with_previous(conversation: Conversation, index: int) -> str:
+def previous_turn(conversation: Conversation, index: int) -> str | None:
+    """The turn before ``index`` in its session, as a memory's text; None for a first turn."""
     turn = conversation.turns[index]
     if index == 0 or conversation.turns[index - 1].session != turn.session:
-        return turn.content
-    return f"{conversation.turns[index - 1].content}\n{turn.content}"
+        return None
+    return conversation.turns[index - 1].content
 
 
-def _with_caption(conversation: Conversation, index: int) -> str:
+def _previous_as_source(conversation: Conversation, index: int) -> tuple[str, str | None]:
+    return conversation.turns[index].content, previous_turn(conversation, index)
+
+
+def _previous_in_content(conversation: Conversation, index: int) -> tuple[str, str | None]:
+    turn = conversation.turns[index]
+    before = previous_turn(conversation, index)
+    return (turn.content if before is None else f"{before}\n{turn.content}"), None
+
+
+def _with_caption(conversation: Conversation, index: int) -> tuple[str, str | None]:
     turn = conversation.turns[index]
     if turn.caption is None:
-        return turn.content
-    return f"{turn.content} [shares {turn.caption}]"
+        return turn.content, None
+    return f"{turn.content} [shares {turn.caption}]", None
+
+
+def fact_source(conversation: Conversation, fact: Fact) -> str | None:
+    """The text of the turns a fact cites, in dialogue order: the exchange it was drawn from."""
+    said = [t.content for t in conversation.turns if t.dia_id in fact.evidence]
+    return "\n".join(said) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +142,16 @@ async def _search_all(
     contents: list[str],
     keys: list[str],
     top_k: int,
+    sources: Sequence[str | None] | None = None,
 ) -> list[_Searched]:
     memory = await open_memory(workdir / f"{conversation.id}.db", embedder)
     try:
         await memory.add_many(
             [
-                NewMemory(content=text, user_id=USER, metadata={"key": key})
-                for text, key in zip(contents, keys, strict=True)
+                NewMemory(content=text, user_id=USER, metadata={"key": key}, source=source)
+                for text, key, source in zip(
+                    contents, keys, sources or [None] * len(contents), strict=True
+                )
             ]
         )
         out = []
@@ -134,7 +160,7 @@ async def _search_all(
             hits: list[SearchHit] = await memory.search(
                 question.question, user_id=USER, top_k=DEPTH
             )
-            vectors = await embedder.embed([h.content for h in hits]) if hits else None
+            vectors = await embedder.embed([h.memory.indexed_text for h in hits]) if hits else None
             matrix = (
                 np.zeros((0, embedder.dimension), dtype=np.float32)
                 if vectors is None
@@ -199,30 +225,59 @@ def _by_category(rows: list[tuple[int, dict[str, float]]], metrics: Sequence[str
 async def _facts(
     conversations: Sequence[Conversation], embedder: Embedder, workdir: Path
 ) -> list[dict[str, Any]]:
-    rows: dict[str, list[tuple[int, dict[str, float]]]] = {name: [] for name, _ in _RERANKS}
-    for conversation in conversations:
-        contents = [f.text for f in conversation.facts]
-        keys = [str(f.index) for f in conversation.facts]
-        for searched in await _search_all(conversation, embedder, workdir, contents, keys, 5):
-            relevant = conversation.relevant_facts(searched.question)
-            if not relevant:
-                continue
-            for name, rerank in _RERANKS:
-                ranked = [int(k) for k in rerank(searched)]
-                any5, r5 = fact_scores(relevant, ranked, 5)
-                rows[name].append((searched.question.category, {"any@5": any5, "R@5": r5}))
-    return [
-        {"name": name, "by_category": _by_category(rows[name], ("any@5", "R@5"))}
-        for name, _ in _RERANKS
-    ]
+    out: list[dict[str, Any]] = []
+    for suffix, note, with_source in _FACT_SOURCES:
+        rows: dict[str, list[tuple[int, dict[str, float]]]] = {name: [] for name, _ in _RERANKS}
+        for conversation in conversations:
+            contents = [f.text for f in conversation.facts]
+            keys = [str(f.index) for f in conversation.facts]
+            sources = [
+                fact_source(conversation, f) if with_source else None for f in conversation.facts
+            ]
+            searches = await _search_all(
+                conversation, embedder, workdir, contents, keys, 5, sources
+            )
+            for searched in searches:
+                relevant = conversation.relevant_facts(searched.question)
+                if not relevant:
+                    continue
+                for name, rerank in _RERANKS:
+                    ranked = [int(k) for k in rerank(searched)]
+                    any5, r5 = fact_scores(relevant, ranked, 5)
+                    rows[name].append((searched.question.category, {"any@5": any5, "R@5": r5}))
+        reranks = _RERANKS if not with_source else _RERANKS[:1]
+        out += [
+            {
+                "name": name + suffix,
+                "note": note,
+                "by_category": _by_category(rows[name], ("any@5", "R@5")),
+            }
+            for name, _ in reranks
+        ]
+    return out
+
+
+_FACT_SOURCES: tuple[tuple[str, str, bool], ...] = (
+    ("", "a fact as written", False),
+    (
+        ", the turns it came from as its source",
+        "each fact stored with the text of the turns it cites as its source",
+        True,
+    ),
+)
 
 
 _TURN_TEXTS: tuple[tuple[str, str, TurnText], ...] = (
     ("", "a turn as spoken", _plain),
     (
-        ", with the turn before",
-        "content and vector of the turn before and the turn",
-        _with_previous,
+        ", the turn before as its source",
+        "each turn stored with the turn before it (same session) as its source",
+        _previous_as_source,
+    ),
+    (
+        ", the turn before in its content",
+        "the turn before and the turn as one memory's content",
+        _previous_in_content,
     ),
     (", with the photo caption", "a turn sharing a photo carries its caption", _with_caption),
 )
@@ -235,9 +290,17 @@ async def _turns(
     for suffix, note, text in _TURN_TEXTS:
         rows: dict[str, list[tuple[int, dict[str, float]]]] = {name: [] for name, _ in _RERANKS}
         for conversation in conversations:
-            contents = [text(conversation, i) for i in range(len(conversation.turns))]
+            texts = [text(conversation, i) for i in range(len(conversation.turns))]
             keys = [t.dia_id for t in conversation.turns]
-            searches = await _search_all(conversation, embedder, workdir, contents, keys, 10)
+            searches = await _search_all(
+                conversation,
+                embedder,
+                workdir,
+                [content for content, _ in texts],
+                keys,
+                10,
+                [source for _, source in texts],
+            )
             for searched in searches:
                 evidence = conversation.evidence_turns(searched.question)
                 if not evidence:
