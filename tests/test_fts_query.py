@@ -76,6 +76,14 @@ def test_plan_windows_a_single_common_word() -> None:
     assert plan.words == ("job",) and plan.window == 1000
 
 
+def test_plan_drops_words_in_more_than_half_the_rows() -> None:
+    plan = plan_keywords(["coffee", "espresso", "cup"], [9, 2, 5], budget=100, rows=10)
+    assert plan.words == ("espresso", "cup")
+    # Exactly half is kept; a query of such words only keeps them.
+    assert plan_keywords(["a", "b"], [5, 3], budget=100, rows=10).words == ("a", "b")
+    assert plan_keywords(["coffee"], [9], budget=100, rows=10).words == ("coffee",)
+
+
 @given(
     st.lists(
         st.tuples(st.text("abc", min_size=1, max_size=3), st.integers(0, 5000)),
