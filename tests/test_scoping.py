@@ -80,3 +80,50 @@ def test_catalog_unknown_user_sees_nothing() -> None:
     catalog.set_current(5, False)
     assert catalog.allowed(Scope("alice")).size == 0
     assert catalog.allowed(Scope("alice"), include_superseded=True).tolist() == [5]
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(0, 12), row),
+        st.tuples(st.just("remove"), st.integers(0, 12)),
+        st.tuples(st.just("current"), st.integers(0, 12), st.booleans()),
+    ),
+    max_size=30,
+)
+
+
+@given(operations, st.lists(scopes, min_size=1, max_size=3))
+def test_kept_answers_follow_every_change(
+    steps: list[tuple[object, ...]], asked: list[Scope]
+) -> None:
+    # allowed() keeps its answers between changes: after each change, each answer (asked
+    # twice, so the second is a kept one) must be what the rule says now.
+    catalog = ScopeCatalog()
+    rows: dict[int, tuple[str, str | None, str | None, str | None, str, bool]] = {}
+    for step in steps:
+        if step[0] == "add":
+            key, r = step[1], step[2]
+            assert isinstance(key, int) and isinstance(r, tuple)
+            catalog.add(key, *r)
+            rows[key] = r
+        elif step[0] == "remove":
+            assert isinstance(step[1], int)
+            catalog.remove([step[1]])
+            rows.pop(step[1], None)
+        else:
+            key, current = step[1], step[2]
+            assert isinstance(key, int) and isinstance(current, bool)
+            catalog.set_current(key, current)
+            if key in rows:
+                rows[key] = (*rows[key][:5], current)
+        for scope in asked:
+            expected = sorted(
+                key
+                for key, (u, s, a, t, _, current) in rows.items()
+                if current and sees(scope, u, s, a, t)
+            )
+            assert catalog.allowed(scope).tolist() == expected
+            assert catalog.allowed(scope).tolist() == expected
+            held = sum(1 for r in rows.values() if r[0] == scope.user_id)
+            assert catalog.user_keys(scope.user_id) == held
+        assert len(catalog) == len(rows)

@@ -5,6 +5,10 @@ user with one memory among millions still finds it). Asking SQLite for that set 
 milliseconds for a large user; this catalog keeps the few columns the visibility rule reads as
 numpy arrays indexed by key, and applies :func:`headroom.scoping.rules.sees` vectorised.
 Pure: no I/O; the SQLite vector index feeds it from the store.
+
+Both halves of a search ask for the same allowed set, and a user searching again between
+writes asks for it again: :meth:`ScopeCatalog.allowed` keeps its last answers until the next
+change (at 1M keys one answer costs a few milliseconds of numpy; a kept one, a dict lookup).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from headroom.scoping.rules import Scope
 __all__ = ["ScopeCatalog"]
 
 _ABSENT = 0  # code of "no id at this level"; also marks free slots in the user column
+_KEPT_ANSWERS = 8  # allowed() answers kept between changes (a few contexts searching in turn)
+
+_Question = tuple[Scope, tuple[str, ...] | None, bool]
 
 
 class ScopeCatalog:
@@ -35,6 +42,8 @@ class ScopeCatalog:
         self._category = np.zeros(capacity, dtype=np.int32)
         self._current = np.zeros(capacity, dtype=bool)
         self._count = 0
+        self._per_user: dict[int, int] = {}  # user code -> keys held
+        self._answers: dict[_Question, npt.NDArray[np.int64]] = {}
 
     def __len__(self) -> int:
         return self._count
@@ -77,9 +86,15 @@ class ScopeCatalog:
         if key < 0:
             raise ValueError("keys are non-negative")
         self._grow(key)
-        if self._user[key] == _ABSENT:
+        self._answers.clear()
+        previous = int(self._user[key])
+        if previous == _ABSENT:
             self._count += 1
-        self._user[key] = self._code(user_id)
+        else:
+            self._per_user[previous] -= 1
+        code = self._code(user_id)
+        self._per_user[code] = self._per_user.get(code, 0) + 1
+        self._user[key] = code
         self._session[key] = self._code(session_id)
         self._agent[key] = self._code(agent_id)
         self._turn[key] = self._code(turn_id)
@@ -96,14 +111,22 @@ class ScopeCatalog:
 
     def set_current(self, key: int, is_current: bool) -> None:
         if 0 <= key < self._size and self._user[key] != _ABSENT:
+            self._answers.clear()
             self._current[key] = is_current
 
     def remove(self, keys: Iterable[int]) -> None:
+        self._answers.clear()
         for key in keys:
             if 0 <= key < self._size and self._user[key] != _ABSENT:
+                self._per_user[int(self._user[key])] -= 1
                 self._user[key] = _ABSENT
                 self._current[key] = False
                 self._count -= 1
+
+    def user_keys(self, user_id: str) -> int:
+        """How many keys ``user_id`` holds, whatever their scope, category or version."""
+        code = self._lookup(user_id)
+        return self._per_user.get(code, 0) if code > 0 else 0
 
     def allowed(
         self,
@@ -112,7 +135,27 @@ class ScopeCatalog:
         categories: Iterable[str] | None = None,
         include_superseded: bool = False,
     ) -> npt.NDArray[np.int64]:
-        """The sorted keys ``scope`` sees: every id a memory carries equals the scope's."""
+        """The sorted keys ``scope`` sees: every id a memory carries equals the scope's.
+
+        The array is shared between callers until the next change: read it, never write it.
+        """
+        question: _Question = (
+            scope,
+            None if categories is None else tuple(sorted(categories)),
+            include_superseded,
+        )
+        answer = self._answers.get(question)
+        if answer is None:
+            answer = self._allowed(scope, question[1], include_superseded)
+            answer.flags.writeable = False
+            if len(self._answers) >= _KEPT_ANSWERS:
+                del self._answers[next(iter(self._answers))]
+            self._answers[question] = answer
+        return answer
+
+    def _allowed(
+        self, scope: Scope, categories: tuple[str, ...] | None, include_superseded: bool
+    ) -> npt.NDArray[np.int64]:
         n = self._size
         user = self._lookup(scope.user_id)
         if user <= 0:
@@ -123,9 +166,11 @@ class ScopeCatalog:
             (self._agent, scope.agent_id),
             (self._turn, scope.turn_id),
         ):
-            wanted = self._lookup(value)
             view = column[:n]
-            mask &= (view == _ABSENT) | (view == wanted)
+            if value is None:
+                mask &= view == _ABSENT
+            else:
+                mask &= (view == _ABSENT) | (view == self._lookup(value))
         if not include_superseded:
             mask &= self._current[:n]
         if categories is not None:
