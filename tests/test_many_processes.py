@@ -265,3 +265,29 @@ async def test_engines_of_one_process_follow_each_other(tmp_path: Path) -> None:
             h.id for h in await one.search(written[0].content, user_id="u", top_k=3)
         ]
         assert await index_keys(one) == await index_keys(two) == stored_keys(one)
+
+
+@pytest.mark.anyio
+async def test_a_searched_visible_set_follows_another_engines_writes(tmp_path: Path) -> None:
+    # A search keeps the set of keys its context sees until the next change; a change made
+    # by another engine (read from the change log) must renew it as one of its own does.
+    db = tmp_path / "memory.db"
+    embedder = HashingEmbedder(DIMENSION)
+    async with (
+        await HierarchicalMemory.create(_config(db, text_weight=0.0), embedder=embedder) as one,
+        await HierarchicalMemory.create(_config(db), embedder=embedder) as two,
+    ):
+        kept, dropped, revised = await two.add_many(
+            [{"content": text, "user_id": "u"} for text in distinct_texts("note", 3)]
+        )
+
+        async def seen() -> set[str]:
+            return {h.id for h in await one.search(kept.content, user_id="u", top_k=10)}
+
+        assert await seen() == {kept.id, dropped.id, revised.id}
+        await two.delete(dropped.id)
+        assert await seen() == {kept.id, revised.id}
+        new = await two.supersede(revised.id, "a revised note")
+        assert await seen() == {kept.id, new.id}
+        late = await two.add("a late note", user_id="u")
+        assert await seen() == {kept.id, new.id, late.id}

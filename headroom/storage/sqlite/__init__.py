@@ -59,7 +59,8 @@ async def open_sqlite(
     except BaseException:
         await db.aclose()
         raise
-    return Storage(SQLiteStore(db, vectors, embedder), vectors, FTS5TextIndex(db.reader))
+    text = FTS5TextIndex(db.reader, vectors.rows)
+    return Storage(SQLiteStore(db, vectors, embedder), vectors, text)
 
 
 def _record_embedder(conn: sqlite3.Connection, path: Path, embedder: EmbedderRecord) -> None:

@@ -29,17 +29,18 @@ def match_expression(text: str, owner: str | None = None) -> str | None:
     words = terms(text)
     if not words:
         return None
-    if owner is None:
-        return "content:(" + " OR ".join(f'"{word}"' for word in words) + ")"
     return or_expression(words, owner)
 
 
-def count_expressions(words: Sequence[str], owner: str) -> list[str]:
-    """One MATCH expression per word, restricted to ``owner``, to count its rows."""
+def count_expressions(words: Sequence[str], owner: str | None) -> list[str]:
+    """One MATCH expression per word, restricted to ``owner`` (None: every row), to count
+    its rows."""
+    if owner is None:
+        return [f'content:"{word}"' for word in words]
     return [f'owner:"{owner}" AND content:"{word}"' for word in words]
 
 
-def or_expression(words: Sequence[str], owner: str) -> str:
-    """The OR of ``words`` as a MATCH expression restricted to ``owner``."""
-    body = " OR ".join(f'"{word}"' for word in words)
-    return f'owner:"{owner}" AND content:({body})'
+def or_expression(words: Sequence[str], owner: str | None) -> str:
+    """The OR of ``words`` as a MATCH expression restricted to ``owner`` (None: every row)."""
+    body = "content:(" + " OR ".join(f'"{word}"' for word in words) + ")"
+    return body if owner is None else f'owner:"{owner}" AND {body}'

@@ -164,6 +164,12 @@ class SQLiteVectorIndex:
         keys, sims = top_k(keys, sims[first], k)
         return [(int(key), float(sim)) for key, sim in zip(keys, sims, strict=True)]
 
+    async def rows(self, user_id: str) -> tuple[int, int]:
+        """How many rows ``user_id`` holds and how many the database holds (every scope and
+        version), as of now: what the keyword half plans with."""
+        await self.follow()
+        return self._catalog.user_keys(user_id), len(self._catalog)
+
     async def rebuild(self) -> int:
         """A fresh graph from SQLite's embeddings; the live one serves until it is complete."""
         async with self._merge_lock, self._lock:
