@@ -207,3 +207,35 @@ def test_instruction_filter_benchmark_reads_its_case_sets() -> None:
 
     assert len(case_set("ordinary_memories.txt")) >= 300
     assert len(case_set("instruction_memories.txt")) >= 60
+
+
+async def test_backends_side_by_side_run_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks.backends import BACKEND_TARGETS, BACKENDS, BackendParams, run_backends
+
+    monkeypatch.setenv("HEADROOM_BENCH_CACHE", str(tmp_path / "cache"))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    tiny = BackendParams(sizes=(100, 200), search_reps=3, store_reps=2, warmup=1)
+    measurements = await run_backends(tiny, workdir)
+    seen = {(m.op, m.layout, m.n) for m in measurements}
+    for layout in ("one-user", "1000-users"):
+        for backend in BACKENDS:
+            for n in tiny.sizes:
+                for op in ("backend_ingest", "backend_injection", "backend_store_embedded"):
+                    assert (op, f"{layout}/{backend}", n) in seen
+    assert all(m.summary is not None or m.value is not None for m in measurements)
+    verdicts = evaluate(BACKEND_TARGETS, measurements)
+    assert all(v.measured is not None for v in verdicts)
+    report = {
+        "command": "smoke",
+        "mode": "smoke",
+        "duration_s": 1.0,
+        "machine": describe(),
+        "parameters": {},
+        "latency": [m.as_dict() for m in measurements],
+        "targets": [v.as_dict() for v in verdicts],
+    }
+    text = write_report(report, tmp_path / "results", "smoke").read_text()
+    assert "postgres" in text and "sqlite" in text
