@@ -218,6 +218,21 @@ def _locomo(locomo: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _locomo_wrapper(retrieval: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            r["name"],
+            _num(r["relevant_injected"], 3),
+            _num(r["unrelated_nothing"], 3),
+            _num(r["mean_injected"], 2),
+            f"{r['questions']} / {r['unrelated']}",
+        ]
+        for r in retrieval["locomo_wrapper"]
+    ]
+    headers = ["memories", "relevant injected", "unrelated: nothing", "injected", "questions"]
+    return _table(headers, rows)
+
+
 def _duplicates(restated: dict[str, Any]) -> list[str]:
     sims = restated["similarity"]
     lines = [
@@ -251,6 +266,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["## Injection decision (case set)", "", *_injection(retrieval["injection"]), ""]
         lines += ["## LoCoMo retrieval (development conversations)", ""]
         lines += _locomo(retrieval["locomo"])
+        if "locomo_wrapper" in retrieval:
+            lines += ["**facts through the wrapper**", "", *_locomo_wrapper(retrieval)]
+            lines.append("")
         if "duplicates" in retrieval:
             lines += ["## Restated memories (pairs)", "", *_duplicates(retrieval["duplicates"])]
             lines.append("")

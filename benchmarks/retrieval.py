@@ -4,7 +4,8 @@
     python -m benchmarks.retrieval --no-longmemeval
 
 The injection case set (:mod:`benchmarks.injection`), the LoCoMo development conversations
-(:mod:`benchmarks.locomo`), the restated-memory pairs (:mod:`benchmarks.duplicates`) and the
+(:mod:`benchmarks.locomo`; their facts through the wrapper, :mod:`benchmarks.locomo_wrapper`),
+the restated-memory pairs (:mod:`benchmarks.duplicates`) and the
 LongMemEval development slice (:mod:`benchmarks.lme_run`), with their targets. A change to
 the search path should leave these numbers where they are (or better): run this before and
 after. ``python -m benchmarks`` includes the same sets.
@@ -29,6 +30,8 @@ from benchmarks.injection import run_injection
 from benchmarks.lme_data import load_questions
 from benchmarks.lme_run import cached_embedder, quality_verdicts, run_quality
 from benchmarks.locomo import run_locomo
+from benchmarks.locomo_data import load_conversations
+from benchmarks.locomo_wrapper import wrapper_rows
 from benchmarks.machine import describe, load_average
 from benchmarks.progress import log
 from benchmarks.report import RESULTS_DIR, write_report
@@ -82,9 +85,16 @@ async def run_retrieval(embedder: Embedder) -> dict[str, Any]:
     injection = await run_injection(embedder)
     log("LoCoMo: facts and turns")
     locomo = await run_locomo(embedder)
+    log("LoCoMo facts through the wrapper")
+    through = await wrapper_rows(load_conversations(), embedder)
     log("restated memories")
     restated = await run_duplicates(embedder)
-    return {"injection": injection, "locomo": locomo, "duplicates": restated}
+    return {
+        "injection": injection,
+        "locomo": locomo,
+        "locomo_wrapper": through,
+        "duplicates": restated,
+    }
 
 
 def _parser() -> argparse.ArgumentParser:
