@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from headroom import _telemetry
-from headroom.embedders.base import Embedder
+from headroom.embedders.base import Embedder, normalize, validate_vectors
 from headroom.errors import (
     ClosedError,
     MemoryBlockError,
@@ -68,6 +68,11 @@ _RESTATED_CANDIDATES = 3
 _METADATA = {"source": "with_memory"}
 
 
+SOURCE_CHARS = 2_000
+"""The most of the user's message a block's memory keeps as its source: the end of it, where
+a message usually says what it is about (a pasted document before a question is cut)."""
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryOptions:
     """The settings of one wrapped client (validated by ``with_memory``)."""
@@ -82,6 +87,8 @@ class MemoryOptions:
     scope_policy: ScopePolicy = DEFAULT_SCOPE_POLICY
     admit: Callable[[BlockItem], bool] = admit_facts
     """Whether a memory of the model's block is stored."""
+    keep_source: bool = True
+    """Whether a block's memories are stored with the user's message as their source."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,9 @@ class Turn:
     kwargs: dict[str, Any]
     shown: tuple[Memory, ...]
     instructed: bool
+    source: str | None = None
+    """The end of the user's message (``SOURCE_CHARS``): what the block's memories were drawn
+    from, stored as their ``source`` so a search finds them by what was said."""
 
 
 class MemoryCore:
@@ -199,7 +209,7 @@ class MemoryCore:
         out["messages"] = messages
         _telemetry.note(memories_injected=len(shown), instructed=plan.instruct)
         _telemetry.record("headroom.wrapper.memories_injected", len(shown))
-        return Turn(out, tuple(shown), instructed=plan.instruct)
+        return Turn(out, tuple(shown), instructed=plan.instruct, source=self._source(plan.query))
 
     @_telemetry.traced("headroom.store")
     async def remember(self, turn: Turn, answer: StrippedAnswer) -> list[Memory]:
@@ -237,7 +247,7 @@ class MemoryCore:
         if problems and self.options.strict:
             raise MemoryBlockError("; ".join(problems))
         try:
-            stored = await self._store(items, turn.shown)
+            stored = await self._store(items, turn.shown, turn.source)
             _telemetry.note(stored=len(stored))
             _telemetry.add("headroom.wrapper.memories_stored", len(stored))
             return stored
@@ -279,7 +289,14 @@ class MemoryCore:
             )
             return []
 
-    async def _store(self, items: Sequence[BlockItem], shown: Sequence[Memory]) -> list[Memory]:
+    def _source(self, message: str) -> str | None:
+        if not self.options.keep_source or not message.strip():
+            return None
+        return query_tail(message, min(SOURCE_CHARS, self._config.max_content_chars))
+
+    async def _store(
+        self, items: Sequence[BlockItem], shown: Sequence[Memory], source: str | None
+    ) -> list[Memory]:
         known = {normalized(m.content) for m in shown}
         fresh: list[NewMemory] = []
         replacements: list[tuple[Memory, BlockItem]] = []
@@ -298,19 +315,19 @@ class MemoryCore:
                     item.supersedes,
                     len(shown),
                 )
-            fresh.append(self._new_memory(item))
+            fresh.append(self._new_memory(item, source))
         if not fresh and not replacements:
             return []
         view = await self.view()
         stored: list[Memory] = []
         for old, item in replacements:
             if not self._may_replace(old, item):
-                fresh.append(self._new_memory(item))
+                fresh.append(self._new_memory(item, source))
                 continue
             try:
-                stored.append(await _supersede(view, old, item))
+                stored.append(await _supersede(view, old, item, source))
             except NotFoundError:
-                fresh.append(self._new_memory(item))  # deleted since it was shown
+                fresh.append(self._new_memory(item, source))  # deleted since it was shown
             except ValidationError as exc:
                 self._rejected(item.content, exc)
         engine = await self.engine()
@@ -344,8 +361,9 @@ class MemoryCore:
             agent_id=new.agent_id,
             top_k=_RESTATED_CANDIDATES,
         )
-        for hit in hits:
-            relation = compare(new.content, hit.content, hit.similarity)
+        similarities = await _content_similarities(engine, new, hits)
+        for hit, similarity in zip(hits, similarities, strict=True):
+            relation = compare(new.content, hit.content, similarity)
             same_level = (hit.memory.session_id, hit.memory.agent_id) == (
                 new.session_id,
                 new.agent_id,
@@ -395,17 +413,21 @@ class MemoryCore:
             raise exc
         logger.warning("memory block: not stored %r: %s", content[:60], exc)
 
-    def _new_memory(self, item: BlockItem) -> NewMemory:
+    def _new_memory(self, item: BlockItem, source: str | None) -> NewMemory:
         options = self.options
         level = options.scope_policy.level_for(
             item.scope, item.category, options.session_id, options.agent_id
         )
-        return self._memory_at(
-            item.content, item.category, 0.5 if item.importance is None else item.importance, level
-        )
+        importance = 0.5 if item.importance is None else item.importance
+        return self._memory_at(item.content, item.category, importance, level, source)
 
     def _memory_at(
-        self, content: str, category: MemoryCategory, importance: float, level: ScopeLevel
+        self,
+        content: str,
+        category: MemoryCategory,
+        importance: float,
+        level: ScopeLevel,
+        source: str | None = None,
     ) -> NewMemory:
         session_id, agent_id = scope_ids(level, self.options.session_id, self.options.agent_id)
         return NewMemory(
@@ -416,6 +438,7 @@ class MemoryCore:
             session_id=session_id,
             agent_id=agent_id,
             metadata=_METADATA,
+            source=source,
         )
 
     # -- client.memory -------------------------------------------------------------------------
@@ -457,22 +480,52 @@ class MemoryCore:
         return await (await self.user_view()).supersede(memory_id, content)
 
 
+async def _content_similarities(
+    engine: HierarchicalMemory, new: NewMemory, hits: Sequence[SearchHit]
+) -> list[float]:
+    """Each hit's cosine similarity to ``new`` by their contents alone. A hit with a source
+    was embedded with it, but a restatement repeats the content: the restated threshold was
+    measured on contents."""
+    sourced = [h for h in hits if h.memory.source is not None]
+    if not sourced:
+        return [h.similarity for h in hits]
+    texts = [new.content, *(h.content for h in sourced)]
+    embedder = engine.embedder
+    vectors = normalize(
+        validate_vectors(await embedder.embed(texts), len(texts), embedder.dimension)
+    )
+    by_id = {h.memory.id: float(vectors[0] @ v) for h, v in zip(sourced, vectors[1:], strict=True)}
+    return [by_id.get(h.memory.id, h.similarity) for h in hits]
+
+
 async def _extend(view: ScopedMemory, old: Memory, new: NewMemory) -> Memory:
     """``new`` as the next version of ``old``, which it holds whole; the higher importance."""
     importance = max(old.importance, new.importance)
     try:
-        return await view.supersede(old.id, new.content, importance=importance)
+        return await view.supersede(old.id, new.content, importance=importance, source=new.source)
     except SupersededError as exc:
-        return await view.supersede(exc.head_id, new.content, importance=importance)
+        return await view.supersede(
+            exc.head_id, new.content, importance=importance, source=new.source
+        )
 
 
-async def _supersede(view: ScopedMemory, old: Memory, item: BlockItem) -> Memory:
+async def _supersede(
+    view: ScopedMemory, old: Memory, item: BlockItem, source: str | None
+) -> Memory:
     try:
         return await view.supersede(
-            old.id, item.content, category=item.category, importance=item.importance
+            old.id,
+            item.content,
+            category=item.category,
+            importance=item.importance,
+            source=source,
         )
     except SupersededError as exc:
         # Replaced since it was shown (another call, another process): replace the current one.
         return await view.supersede(
-            exc.head_id, item.content, category=item.category, importance=item.importance
+            exc.head_id,
+            item.content,
+            category=item.category,
+            importance=item.importance,
+            source=source,
         )

@@ -75,6 +75,7 @@ def with_memory(
     strict: bool = False,
     scope_policy: ScopePolicy | None = None,
     admit: Callable[[BlockItem], bool] | None = None,
+    keep_source: bool = True,
 ) -> AsyncMemoryClient: ...
 
 
@@ -95,6 +96,7 @@ def with_memory(
     strict: bool = False,
     scope_policy: ScopePolicy | None = None,
     admit: Callable[[BlockItem], bool] | None = None,
+    keep_source: bool = True,
 ) -> MemoryClient: ...
 
 
@@ -115,6 +117,7 @@ def with_memory(
     strict: bool = False,
     scope_policy: ScopePolicy | None = None,
     admit: Callable[[BlockItem], bool] | None = None,
+    keep_source: bool = True,
 ) -> MemoryClient | AsyncMemoryClient: ...
 
 
@@ -134,6 +137,7 @@ def with_memory(
     strict: bool = False,
     scope_policy: ScopePolicy | None = None,
     admit: Callable[[BlockItem], bool] | None = None,
+    keep_source: bool = True,
 ) -> MemoryClient | AsyncMemoryClient:
     """Give ``client`` a memory of ``user_id`` (in ``session_id``, as ``agent_id``).
 
@@ -146,8 +150,9 @@ def with_memory(
     and those that are relevant (at least ``min_similarity`` similar, or holding most of the
     message's content words) are prepended to it within ``max_context_tokens``; None injects
     all ``top_k``. A short instruction asks the model to end with a ``<memory>`` block, which
-    is stored and removed from the answer. Memory failures are logged and the answer
-    returned; ``strict=True`` raises them instead.
+    is stored and removed from the answer, each memory with the end of the user's message
+    as its ``source`` (searched with it, never injected; ``keep_source=False`` stores none).
+    Memory failures are logged and the answer returned; ``strict=True`` raises them instead.
     """
     if isinstance(client, (MemoryClient, AsyncMemoryClient)):
         raise ConfigError("this client already has a memory")
@@ -168,8 +173,16 @@ def with_memory(
         admit = admit_facts
     elif not callable(admit):
         raise ConfigError(f"admit must be a function of a BlockItem, got {admit!r}")
+    if not isinstance(keep_source, bool):
+        raise ConfigError(f"keep_source must be a bool, got {keep_source!r}")
     core = MemoryCore(
-        MemoryOptions(**options, strict=strict, scope_policy=scope_policy, admit=admit),
+        MemoryOptions(
+            **options,
+            strict=strict,
+            scope_policy=scope_policy,
+            admit=admit,
+            keep_source=keep_source,
+        ),
         memory=memory,
         config=_config(memory, config, db_path, embedder),
         embedder=embedder,
