@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 
 from benchmarks.backends import BACKEND_TARGETS, BackendParams, run_backends
+from benchmarks.bulk_ingest import run_bulk_ingest
 from benchmarks.embedding_cache import cache_dir
 from benchmarks.follow_cost import run_follow_cost
 from benchmarks.latency import LatencyParams, run_latency
@@ -136,6 +137,9 @@ async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         report["follow"] = await anyio.to_thread.run_sync(
             partial(run_follow_cost, quiet_reps=quiet_reps, rounds=rounds)
         )
+        count = 20_000 if args.quick else 200_000
+        log(f"bulk ingest: one add_many of {count:,} beside add_many calls of 2,000")
+        report["bulk"] = await anyio.to_thread.run_sync(partial(run_bulk_ingest, count))
     report["duration_s"] = round(time.perf_counter() - started, 1)
     report["machine"]["load_average_at_end"] = load_average()
     return report

@@ -189,6 +189,16 @@ def test_follow_cost_runs_and_renders() -> None:
     assert any("catch up after 1,000" in line for line in render(results))
 
 
+def test_bulk_ingest_runs_and_renders() -> None:
+    from benchmarks.bulk_ingest import render, run_bulk_ingest
+
+    results = run_bulk_ingest(4_500)  # the harness, not the timings
+    one = results["one_call"]
+    assert one["memories"] == 2_500 and one["progress_reports"] == 5  # steps of 512
+    assert one["search_ms"]["count"] >= 1 and one["loop_lag_ms"]["count"] >= 1
+    assert any("one add_many of all of them" in line for line in render(results))
+
+
 async def test_loop_stall_runs_every_case_small() -> None:
     from benchmarks.loop_stall import run_loop_stall
 

@@ -256,23 +256,32 @@ class HierarchicalMemory:
         )
         return (await self._add([item], numbered=False))[0]
 
-    async def add_many(self, items: Sequence[NewMemory | Mapping[str, Any]]) -> list[Memory]:
+    async def add_many(
+        self,
+        items: Sequence[NewMemory | Mapping[str, Any]],
+        *,
+        progress: Callable[[Progress], object] | None = None,
+    ) -> list[Memory]:
         """Store many memories: all of them or none.
 
         Every item is checked before anything is stored. Then they are embedded and committed
         in steps of a few hundred, so a large batch never holds the event loop for long; the
-        memories of a step are visible once it commits. Should a step fail (the embedder or
-        the database), the steps already committed are deleted again before the error is
-        raised.
+        memories of a step are visible once it commits, and ``progress``, if given, is called
+        with a :class:`Progress` after each step. Should a step fail (the embedder or the
+        database), the steps already committed are deleted again before the error is raised.
         """
         self._check_writable()
         if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
             raise ValidationError("add_many takes a list of NewMemory objects or dicts")
-        return await self._add(items, numbered=True)
+        return await self._add(items, numbered=True, progress=progress)
 
     @_telemetry.traced("headroom.add")  # one span per add or add_many
     async def _add(
-        self, items: Iterable[NewMemory | Mapping[str, Any]], *, numbered: bool
+        self,
+        items: Iterable[NewMemory | Mapping[str, Any]],
+        *,
+        numbered: bool,
+        progress: Callable[[Progress], object] | None = None,
     ) -> list[Memory]:
         # An error names the item ("item 3: ...") only where there are items to tell apart.
         self._check_open()
@@ -286,7 +295,7 @@ class HierarchicalMemory:
             ],
         )
         _telemetry.note(memories=len(memories))
-        await self._write(memories, slices(memories), undo_on_failure=True)
+        await self._write(memories, slices(memories), undo_on_failure=True, progress=progress)
         return memories
 
     async def supersede(

@@ -16,7 +16,7 @@ session's view clears the session, not the user's profile).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from headroom.domain import (
     SearchHit,
 )
 from headroom.errors import ValidationError
+from headroom.memory.chunks import Progress, off_loop
 
 if TYPE_CHECKING:
     from headroom.memory.facade import HierarchicalMemory
@@ -120,7 +121,12 @@ class ScopedMemory:
             **self._ids_at(scope),
         )
 
-    async def add_many(self, items: Sequence[NewMemory | Mapping[str, Any]]) -> list[Memory]:
+    async def add_many(
+        self,
+        items: Sequence[NewMemory | Mapping[str, Any]],
+        *,
+        progress: Callable[[Progress], object] | None = None,
+    ) -> list[Memory]:
         """Store many memories, all or none (as :meth:`HierarchicalMemory.add_many`).
 
         Each must be one this context sees: this view's user (a dict may leave ``user_id``
@@ -129,8 +135,11 @@ class ScopedMemory:
         """
         if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
             raise ValidationError("add_many takes a list of NewMemory objects or dicts")
-        batch = [self._bounded(item, index) for index, item in enumerate(items)]
-        return await self._memory.add_many(batch)
+        given = list(items)
+        batch = await off_loop(
+            len(given), lambda: [self._bounded(item, index) for index, item in enumerate(given)]
+        )
+        return await self._memory.add_many(batch, progress=progress)
 
     async def supersede(
         self,

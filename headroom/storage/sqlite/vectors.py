@@ -47,16 +47,20 @@ __all__ = ["HnswSettings", "OwnChanges", "SQLiteVectorIndex", "index_path"]
 logger = logging.getLogger("headroom.storage")
 
 SAVE_EVERY = 5_000
-"""Graph changes after which the graph is saved, so a crash costs a bounded repair on open."""
+"""Graph changes after which the graph is saved, so a crash costs a bounded repair on open;
+for a graph of more than four times this many vectors, a quarter of its size (a save writes
+the whole graph: at a fixed interval a bulk ingest would spend most of its time saving)."""
 
 MERGE_AT = 256
 """Fresh vectors that start a background merge into the graph."""
 
 FRESH_LIMIT = 4_096
-"""The most vectors kept fresh: beyond it, additions go straight into the graph."""
+"""The most vectors kept fresh by this engine's own writes: beyond it, a write waits for a
+merge (without holding the index's lock, so searches go on)."""
 
-DIRECT_BATCH = 256
-"""This engine's own batches this large go straight into the graph (inserted by threads)."""
+FRESH_CAP = 4 * FRESH_LIMIT
+"""The most kept fresh at all: a search's catch-up with other processes' writes may go past
+:data:`FRESH_LIMIT` (an exact scan of this many costs a few milliseconds), never past this."""
 
 _READ_CHUNK = 2_048
 """Embeddings read from SQLite per step of a reconciliation."""
@@ -219,6 +223,10 @@ class SQLiteVectorIndex:
         (otherwise read the log, which holds it too)."""
         if self._graph is None:
             return  # not loaded yet (read-only): loading will read it from the database
+        if len(self._fresh) + len(own.added) > FRESH_LIMIT:
+            # The writer waits for the graph to take the buffer in (without holding _lock,
+            # so searches go on): this is what paces a bulk add_many.
+            await self._drain()
         renewed = False
         async with self._lock:
             if self._applied >= own.after:
@@ -236,7 +244,9 @@ class SQLiteVectorIndex:
         if own.added:
             assert own.vectors is not None
             keys = np.array([key for key, _ in own.added], dtype=np.int64)
-            await self._add_vectors(keys, own.vectors, direct=len(keys) >= DIRECT_BATCH)
+            # Fresh first, even for a large batch: searches find the new vectors at once, and
+            # the merge inserts them into the graph without holding _lock.
+            await self._add_vectors(keys, own.vectors, direct=False)
             for key, memory in own.added:
                 self._catalog.add(*_catalog_row(key, memory))
         for key in own.superseded:
@@ -266,7 +276,7 @@ class SQLiteVectorIndex:
     async def _add_vectors(self, keys: Keys, vectors: Vector, *, direct: bool) -> None:
         graph = self._graph
         assert graph is not None
-        if direct or len(self._fresh) + len(keys) > FRESH_LIMIT:
+        if direct or len(self._fresh) + len(keys) > FRESH_CAP:
             await graph.add(keys, vectors)
             self._fresh.remove(keys)
             await self._note_changes(len(keys))
@@ -409,6 +419,15 @@ class SQLiteVectorIndex:
             finally:
                 self._merging = None
 
+    async def _drain(self) -> None:
+        """Merge the whole buffer into the graph now (a running merge finishes first)."""
+        async with self._merge_lock:
+            try:
+                while not self._closed and len(self._fresh) > 0:
+                    await self._merge_once()
+            finally:
+                self._merging = None
+
     async def _merge_once(self, limit: int = FRESH_LIMIT) -> None:
         graph = self._graph
         assert graph is not None
@@ -421,11 +440,15 @@ class SQLiteVectorIndex:
             if removed:
                 await graph.remove(np.asarray(removed, dtype=np.int64))
             self._merging = None
-            await self._note_changes(len(keys))
+        # Saved outside _lock: a save writes the whole graph, and searches need only the
+        # graph's own limiter meanwhile (any state of the graph is a valid cache of the
+        # database: an open reconciles it by key difference).
+        await self._note_changes(len(keys))
 
     async def _note_changes(self, count: int) -> None:
         self._unsaved += count
-        if self._unsaved >= SAVE_EVERY:
+        graph = self._graph
+        if self._unsaved >= max(SAVE_EVERY, 0 if graph is None else len(graph) // 4):
             self._unsaved = 0
             await self._save_quietly()
 
