@@ -10,6 +10,11 @@
    keyword-indexed text is its turn plus the previous and next turns of the same session,
    while its vector stays the turn's own. Emulated through the public API: the content is the
    context text and the embedder maps it back to the turn's cached vector.
+3. **The turn before as its source** (the engine's ``source``): each turn stored with the turn
+   before it in its session as its source, embedded and keyword-indexed after the turn. On a
+   type-stratified subset of ``SOURCE_QUESTIONS`` questions (the turn-and-source texts are new
+   embeddings: about 16,000 of them, some 15 minutes on one core the first time), beside the
+   defaults on the same questions.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.embedding_cache import DiskCachedEmbedder, Floats
-from benchmarks.lme_data import Question, Scores, Turn, score
+from benchmarks.lme_data import Question, Scores, Turn, load_questions, score
 from benchmarks.progress import Progress
 from benchmarks.quality import (
     MODES,
@@ -38,7 +43,17 @@ from headroom.memory import MemoryConfig
 from headroom.memory.fusion import RRF_K, reciprocal_rank_fusion
 from headroom.memory.search import CANDIDATES_PER_RESULT, MIN_CANDIDATES
 
-__all__ = ["Variant", "neighbour_context", "run_experiments", "simulate"]
+__all__ = [
+    "SOURCE_QUESTIONS",
+    "Variant",
+    "neighbour_context",
+    "previous_turns",
+    "run_experiments",
+    "simulate",
+]
+
+SOURCE_QUESTIONS = 32
+"""Questions of the source experiment (type-stratified, as ``load_questions(limit=...)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +207,75 @@ async def _context_run(
     return results
 
 
+def previous_turns(question: Question) -> dict[tuple[str, int], str]:
+    """(session id, turn index) -> the text of the turn before it in its session."""
+    out: dict[tuple[str, int], str] = {}
+    last: Turn | None = None
+    for turn in question.turns:
+        if last is not None and last.session_id == turn.session_id:
+            out[(turn.session_id, turn.index)] = last.content
+        last = turn
+    return out
+
+
+def _source_of(before: dict[tuple[str, int], str], turn: Turn) -> str | None:
+    return before.get((turn.session_id, turn.index))
+
+
+async def _source_run(
+    questions: Sequence[Question], embedder: DiskCachedEmbedder
+) -> list[QuestionResult]:
+    modes = [m for m in MODES if m.name != "vector-only"]
+    results = []
+    progress = Progress("LongMemEval, the turn before as its source", len(questions))
+    with tempfile.TemporaryDirectory(prefix="headroom-lme-") as tmp:
+        for question in questions:
+            before = previous_turns(question)
+            results.append(
+                await evaluate_question(
+                    question,
+                    embedder,
+                    Path(tmp),
+                    modes,
+                    source=partial(_source_of, before),
+                )
+            )
+            progress.advance()
+    progress.done()
+    return results
+
+
+async def _source_rows(
+    questions: Sequence[Question],
+    results: Sequence[QuestionResult],
+    embedder: DiskCachedEmbedder,
+) -> list[dict[str, Any]]:
+    wanted = {q.id for q in load_questions(limit=SOURCE_QUESTIONS)}
+    subset = [q for q in questions if q.id in wanted]
+    plain = [r for r in results if r.question.id in wanted]
+    sourced = await _source_run(subset, embedder)
+    rows = []
+    for name, rows_of, mode in (
+        (f"engine defaults, the same {len(subset)} questions", plain, "hybrid"),
+        (f"the turn before as its source, text-only ({len(subset)} q)", sourced, "text-only"),
+        (f"the turn before as its source, hybrid ({len(subset)} q)", sourced, "hybrid"),
+    ):
+        by_type = aggregate(rows_of, mode)
+        rows.append(
+            {
+                "name": name,
+                "note": "each turn stored with the turn before it (same session) as its "
+                "source; a type-stratified subset"
+                if rows_of is sourced
+                else "the plain turns, for comparison on the subset",
+                "overall": by_type["overall"],
+                "by_type": by_type,
+                "halves": [aggregate(h, mode)["overall"] for h in (rows_of[0::2], rows_of[1::2])],
+            }
+        )
+    return rows
+
+
 async def run_experiments(
     questions: Sequence[Question],
     results: Sequence[QuestionResult],
@@ -265,4 +349,5 @@ async def run_experiments(
                 "by_type": by_type,
             }
         )
+    out += await _source_rows(questions, results, embedder)
     return out

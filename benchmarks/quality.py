@@ -73,6 +73,10 @@ def turn_content(turn: Turn) -> str:
     return turn.content
 
 
+TurnSource = Callable[[Turn], "str | None"]
+"""A turn's memory source (:attr:`headroom.memory.Memory.source`), or None."""
+
+
 def _turn_of(hit: SearchHit, by_key: dict[tuple[str, int], Turn]) -> Turn:
     meta = hit.memory.metadata
     return by_key[(str(meta["session_id"]), int(meta["turn"]))]
@@ -88,11 +92,15 @@ def _single_list(mode: Mode) -> bool:
 
 
 async def _ingest(
-    memory: HierarchicalMemory, question: Question, content: Callable[[Turn], str]
+    memory: HierarchicalMemory,
+    question: Question,
+    content: Callable[[Turn], str],
+    source: TurnSource | None,
 ) -> None:
     items = [
         NewMemory(
             content=content(t),
+            source=None if source is None else source(t),
             user_id=USER,
             metadata={"session_id": t.session_id, "date": t.date, "turn": t.index},
         )
@@ -109,6 +117,7 @@ async def evaluate_question(
     modes: Sequence[Mode],
     *,
     content: Callable[[Turn], str] = turn_content,
+    source: TurnSource | None = None,
     base: dict[str, object] | None = None,
 ) -> QuestionResult:
     by_key = {(t.session_id, t.index): t for t in question.turns}
@@ -118,7 +127,7 @@ async def evaluate_question(
     memory = await open_memory(path, embedder, **settings)
     try:
         started = time.perf_counter()
-        await _ingest(memory, question, content)
+        await _ingest(memory, question, content, source)
         ingest = time.perf_counter() - started
     finally:
         await memory.aclose()

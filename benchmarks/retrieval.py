@@ -2,6 +2,7 @@
 
     python -m benchmarks.retrieval                 # injection set, LoCoMo, LongMemEval
     python -m benchmarks.retrieval --no-longmemeval
+    python -m benchmarks.retrieval --experiments   # LongMemEval's alternatives too
 
 The injection case set (:mod:`benchmarks.injection`), the LoCoMo development conversations
 (:mod:`benchmarks.locomo`; their facts through the wrapper, :mod:`benchmarks.locomo_wrapper`),
@@ -101,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.retrieval", description=__doc__)
     parser.add_argument("--no-longmemeval", action="store_true", help="skip LongMemEval")
     parser.add_argument("--questions", type=int, default=None, help="LongMemEval questions")
+    parser.add_argument(
+        "--experiments",
+        action="store_true",
+        help="LongMemEval's alternatives too (fusion replays, context and source runs; the "
+        "source run embeds ~16,000 new texts the first time)",
+    )
     parser.add_argument("--stem", default="retrieval", help="report file name, without suffix")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="report directory")
     return parser
@@ -128,7 +135,7 @@ async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         questions = load_questions(limit=args.questions)
         report["parameters"]["longmemeval_questions"] = len(questions)
         log(f"LongMemEval: {len(questions)} questions")
-        report["quality"] = await run_quality(questions, experiments=False)
+        report["quality"] = await run_quality(questions, experiments=args.experiments)
         report["targets"] += quality_verdicts(report["quality"])
     report["duration_s"] = round(time.perf_counter() - started, 1)
     report["machine"]["load_average_at_end"] = load_average()
