@@ -425,6 +425,10 @@ class SQLiteVectorIndex:
             try:
                 while not self._closed and len(self._fresh) > 0:
                     await self._merge_once()
+            except Exception:
+                # As in the background merge: the vectors stay fresh (searched exactly), and
+                # the write that waited here is committed all the same.
+                logger.warning("merging new vectors into the index failed", exc_info=True)
             finally:
                 self._merging = None
 
