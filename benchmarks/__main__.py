@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
         "--no-backends", action="store_true", help="skip SQLite and PostgreSQL side by side"
     )
     parser.add_argument(
+        "--no-bulk", action="store_true", help="skip the 200,000-memory bulk ingest"
+    )
+    parser.add_argument(
         "--backends-only",
         action="store_true",
         help="only SQLite and PostgreSQL side by side (10k and 100k memories)",
@@ -137,6 +140,7 @@ async def _run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         report["follow"] = await anyio.to_thread.run_sync(
             partial(run_follow_cost, quiet_reps=quiet_reps, rounds=rounds)
         )
+    if not args.backends_only and not args.no_bulk:
         count = 20_000 if args.quick else 200_000
         log(f"bulk ingest: one add_many of {count:,} beside add_many calls of 2,000")
         report["bulk"] = await anyio.to_thread.run_sync(partial(run_bulk_ingest, count))
