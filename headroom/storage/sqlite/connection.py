@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -239,9 +240,7 @@ class Database:
             with translate_errors("opening the database", given):
                 writer = _connect(str(path), uri=False)
                 opened.append(writer)
-                mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()
-                if mode is None or str(mode[0]).lower() != "wal":
-                    raise StorageError(f"{given}: cannot switch the database to WAL mode")
+                _switch_to_wal(writer, given)
                 # NORMAL in WAL mode: a committed transaction survives a process crash; an OS
                 # crash or power loss may lose the last ones (never corrupts).
                 writer.execute("PRAGMA synchronous = NORMAL")
@@ -357,6 +356,30 @@ def _connect(
     conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
     return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection, given: Path) -> None:
+    """Put the database in WAL mode (it stays so: later opens find it there).
+
+    Several processes opening a new database at once all ask for the switch, and it needs an
+    exclusive lock. SQLite answers SQLITE_BUSY at once, without waiting the busy timeout, when
+    a connection holding a shared lock would otherwise wait for another that wants exclusive
+    (four processes starting together lost that race in about a third of the trials), so the
+    switch is retried here, within the busy timeout.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.05)
+    if mode is None or str(mode[0]).lower() != "wal":
+        raise StorageError(f"{given}: cannot switch the database to WAL mode")
 
 
 def _migrate(conn: sqlite3.Connection, given: Path) -> None:
