@@ -21,6 +21,7 @@ from headroom.memory import HierarchicalMemory, MemoryConfig, MemoryFilter
 from tests.chat_server import ChatServer
 from tests.fakes import HashingEmbedder, distinct_texts
 from tests.introspect import index_keys, stored_keys
+from tests.opening_together import open_together
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).resolve().parent / "process_worker.py"
@@ -219,55 +220,8 @@ def test_two_workers_of_a_wrapped_app_store_every_memory(tmp_path: Path) -> None
 def test_processes_starting_together_all_open_a_new_database(tmp_path: Path) -> None:
     # Workers of a service started at once on a database that does not exist yet: each must
     # open it (creating it, or finding it created), never fail because another is creating it.
-    # Released together on each of several new databases, so the race is run many times.
-    rounds, count = 20, 4
-    opener = textwrap.dedent(
-        f"""
-        import asyncio, sys
-        sys.path.insert(0, {str(ROOT)!r})
-        from headroom.memory import HierarchicalMemory, MemoryConfig
-        from tests.fakes import HashingEmbedder
-
-        async def main():
-            for n in range({rounds}):
-                print("ready", flush=True)
-                sys.stdin.readline()  # released with the others
-                config = MemoryConfig(db_path=f"{{sys.argv[1]}}/{{n}}.db")
-                try:
-                    async with await HierarchicalMemory.create(config, embedder=HashingEmbedder()):
-                        print("opened", flush=True)
-                except Exception as exc:
-                    print(f"failed: {{type(exc).__name__}}: {{exc}}", flush=True)
-
-        asyncio.run(main())
-        """
-    )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", opener, str(tmp_path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(count)
-    ]
-    answers: list[str] = []
-    try:
-        for _ in range(rounds):
-            for proc in procs:
-                assert proc.stdout is not None
-                assert proc.stdout.readline().strip() == "ready"
-            for proc in procs:
-                assert proc.stdin is not None
-                proc.stdin.write("go\n")
-                proc.stdin.flush()
-            for proc in procs:
-                assert proc.stdout is not None
-                answers.append(proc.stdout.readline().strip())
-    finally:
-        errors = [proc.communicate(timeout=120)[1] for proc in procs]
-    assert answers == ["opened"] * (rounds * count), (answers, errors)
+    configs = [{"db_path": str(tmp_path / f"{n}.db")} for n in range(20)]
+    assert open_together(configs) == ["opened"] * (4 * len(configs))
 
 
 def test_the_cli_reads_a_database_an_application_holds_open(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from headroom.errors import DatabaseUnavailableError
 from headroom.memory import HierarchicalMemory, MemoryConfig, MemoryFilter
 from headroom.storage.postgres.operations import USER_LOCK
 from tests.fakes import HashingEmbedder
+from tests.opening_together import open_together
 from tests.postgres_server import PostgresServer
 from tests.postgres_worker import PER_ROUND
 
@@ -112,6 +113,23 @@ def test_four_processes_share_one_memory(postgres_config: MemoryConfig) -> None:
             assert sum(row.is_current for row in rows) == 1 + PROCESSES * ROUNDS * PER_ROUND
 
     asyncio.run(check())
+
+
+def test_processes_starting_together_set_up_a_new_database(
+    postgres_server: PostgresServer,
+) -> None:
+    # Databases with nothing in them yet (no pgvector, no tables), each opened by four
+    # processes at once: one creates the extension and the schema, the others wait for it
+    # and find them.
+    names = [f"empty_{n}_{id(postgres_server)}" for n in range(6)]
+    for name in names:
+        postgres_server.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+    try:
+        answers = open_together([{"db_url": postgres_server.url(name)} for name in names])
+    finally:
+        for name in names:
+            postgres_server.drop_database(name)
+    assert answers == ["opened"] * (4 * len(names))
 
 
 @pytest.mark.anyio

@@ -105,10 +105,7 @@ class Database:
                         "not set up for this embedder yet): open it once without read_only"
                     )
                 if prepared is None:
-                    async with first.transaction():
-                        await first.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-                        await migrate(first, location)
-                        prepared = await prepare(first, True)
+                    prepared = await _set_up(first, location, prepare)
                 assert prepared is not None
         finally:
             with contextlib.suppress(Exception):
@@ -184,6 +181,45 @@ class Database:
             await self._pool.close()
 
 
+_CREATED_MEANWHILE = (
+    asyncpg.UniqueViolationError,
+    asyncpg.DuplicateTableError,
+    asyncpg.DuplicateObjectError,
+)
+"""What creating an object raises when another session created it first ("IF NOT EXISTS"
+and the version check look before they create, not atomically with it)."""
+
+_SET_UP_ATTEMPTS = 3
+
+
+async def _set_up(
+    conn: Connection, location: str, prepare: Callable[[Connection, bool], Awaitable[T | None]]
+) -> T:
+    """Migrate and prepare under the migration lock, one process at a time.
+
+    A process that waited for the lock while another set the database up may still answer
+    from what its transaction knew before the wait (PostgreSQL does not refresh its view of
+    the catalog when an advisory lock is granted), find no tables, and try to create them;
+    that fails on the tables the other process made, and the next attempt, a new
+    transaction, sees them. The lock is transaction-level, so it works behind a pooler in
+    transaction mode.
+    """
+    for attempt in range(_SET_UP_ATTEMPTS):
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+                await migrate(conn, location)
+                prepared = await prepare(conn, True)
+        except _CREATED_MEANWHILE:
+            if attempt == _SET_UP_ATTEMPTS - 1:
+                raise
+            continue
+        if prepared is None:
+            raise StorageError(f"{location}: the database could not be set up for this engine")
+        return prepared
+    raise AssertionError("unreachable")
+
+
 async def _check_server(conn: Connection, location: str) -> tuple[str, tuple[int, ...]]:
     """The schema of pgvector (created if missing) and its version; refuse old servers."""
     server = conn.get_server_version()
@@ -198,6 +234,8 @@ async def _check_server(conn: Connection, location: str) -> tuple[str, tuple[int
     if row is None:
         try:
             await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except _CREATED_MEANWHILE:
+            pass  # another process opening the database created it first: check it again
         except asyncpg.InsufficientPrivilegeError as exc:
             raise StorageError(
                 f"{location} lacks the pgvector extension and this role may not create it: "
