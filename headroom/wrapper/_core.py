@@ -501,31 +501,30 @@ async def _content_similarities(
 async def _extend(view: ScopedMemory, old: Memory, new: NewMemory) -> Memory:
     """``new`` as the next version of ``old``, which it holds whole; the higher importance."""
     importance = max(old.importance, new.importance)
-    try:
-        return await view.supersede(old.id, new.content, importance=importance, source=new.source)
-    except SupersededError as exc:
-        return await view.supersede(
-            exc.head_id, new.content, importance=importance, source=new.source
-        )
+    return await _supersede_current(
+        view, old.id, new.content, importance=importance, source=new.source
+    )
 
 
 async def _supersede(
     view: ScopedMemory, old: Memory, item: BlockItem, source: str | None
 ) -> Memory:
+    return await _supersede_current(
+        view,
+        old.id,
+        item.content,
+        category=item.category,
+        importance=item.importance,
+        source=source,
+    )
+
+
+async def _supersede_current(
+    view: ScopedMemory, old_id: str, content: str, **fields: Any
+) -> Memory:
+    """``content`` as the next version of ``old_id``'s fact; of its current version if it was
+    replaced since it was shown (by another call, another process)."""
     try:
-        return await view.supersede(
-            old.id,
-            item.content,
-            category=item.category,
-            importance=item.importance,
-            source=source,
-        )
+        return await view.supersede(old_id, content, **fields)
     except SupersededError as exc:
-        # Replaced since it was shown (another call, another process): replace the current one.
-        return await view.supersede(
-            exc.head_id,
-            item.content,
-            category=item.category,
-            importance=item.importance,
-            source=source,
-        )
+        return await view.supersede(exc.head_id, content, **fields)

@@ -236,27 +236,21 @@ class Database:
             raise StorageError(f"cannot create the folder for {given}: {exc}") from exc
         _refuse_hard_links(given, path)
         opened: list[sqlite3.Connection] = []
-        try:
-            with translate_errors("opening the database", given):
-                writer = _connect(str(path), uri=False)
-                opened.append(writer)
-                _switch_to_wal(writer, given)
-                # NORMAL in WAL mode: a committed transaction survives a process crash; an OS
-                # crash or power loss may lose the last ones (never corrupts).
-                writer.execute("PRAGMA synchronous = NORMAL")
-                _migrate(writer, given)
-                home = home_of(path)
-                identity = read_identity(writer, home)
-                reader = _connect(f"{_uri(path)}?mode=ro", uri=True)
-                opened.append(reader)
-                reader.execute("PRAGMA query_only = 1")
-                probe = _connect(f"{_uri(path)}?mode=ro", uri=True, busy_timeout_ms=0)
-                opened.append(probe)
-        except BaseException:
-            for conn in opened:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            raise
+        with _closed_on_failure(opened), translate_errors("opening the database", given):
+            writer = _connect(str(path), uri=False)
+            opened.append(writer)
+            _switch_to_wal(writer, given)
+            # NORMAL in WAL mode: a committed transaction survives a process crash; an OS
+            # crash or power loss may lose the last ones (never corrupts).
+            writer.execute("PRAGMA synchronous = NORMAL")
+            _migrate(writer, given)
+            home = home_of(path)
+            identity = read_identity(writer, home)
+            reader = _connect(f"{_uri(path)}?mode=ro", uri=True)
+            opened.append(reader)
+            reader.execute("PRAGMA query_only = 1")
+            probe = _connect(f"{_uri(path)}?mode=ro", uri=True, busy_timeout_ms=0)
+            opened.append(probe)
         return cls(
             path,
             Connection(writer, given),
@@ -272,26 +266,20 @@ class Database:
             raise MissingDatabaseError(f"no database at {given}")
         _refuse_hard_links(given, path)
         opened: list[sqlite3.Connection] = []
-        try:
-            with translate_errors("opening the database", given):
-                target = _read_only_uri(path)
-                reader = _connect(target, uri=True)
-                opened.append(reader)
-                version = _schema_version(reader, given)
-                if version > SCHEMA_VERSION:
-                    raise _newer(given, version)
-                for statement in read_as_current(version):
-                    reader.execute(statement)  # temporary: nothing is written to the file
-                reader.execute("PRAGMA query_only = 1")
-                home = home_of(path)
-                identity = read_identity(reader, home) if version >= 2 else None
-                probe = _connect(target, uri=True, busy_timeout_ms=0)
-                opened.append(probe)
-        except BaseException:
-            for conn in opened:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            raise
+        with _closed_on_failure(opened), translate_errors("opening the database", given):
+            target = _read_only_uri(path)
+            reader = _connect(target, uri=True)
+            opened.append(reader)
+            version = _schema_version(reader, given)
+            if version > SCHEMA_VERSION:
+                raise _newer(given, version)
+            for statement in read_as_current(version):
+                reader.execute(statement)  # temporary: nothing is written to the file
+            reader.execute("PRAGMA query_only = 1")
+            home = home_of(path)
+            identity = read_identity(reader, home) if version >= 2 else None
+            probe = _connect(target, uri=True, busy_timeout_ms=0)
+            opened.append(probe)
         return cls(path, None, Connection(reader, given), ChangeProbe(probe), identity, home)
 
     async def aclose(self) -> None:
@@ -356,6 +344,18 @@ def _connect(
     conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
     return conn
+
+
+@contextlib.contextmanager
+def _closed_on_failure(opened: list[sqlite3.Connection]) -> Iterator[None]:
+    """Close the connections opened so far if opening the database fails."""
+    try:
+        yield
+    except BaseException:
+        for conn in opened:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        raise
 
 
 def _switch_to_wal(conn: sqlite3.Connection, given: Path) -> None:
