@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check headroom tests benchmarks examples
-	$(BIN)/ruff format --check headroom tests benchmarks examples
+	$(BIN)/ruff check headroom tests benchmarks examples scripts
+	$(BIN)/ruff format --check headroom tests benchmarks examples scripts
 	$(BIN)/mypy
 
 typecheck: install

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from headroom.embedders.base import Embedder
+from headroom.embedders.models import MINILM_L6_V2
 
 __all__ = [
     "CACHE_DIR",
@@ -76,6 +77,9 @@ class EmbeddingStore:
     def for_model(cls, model_name: str, dimension: int, root: Path | None = None) -> EmbeddingStore:
         root = cache_dir() if root is None else root
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_name)
+        if model_name == MINILM_L6_V2.name:
+            # The bundled model keeps its name across new model files: key by the file too.
+            safe += f"-{MINILM_L6_V2.onnx_sha256[:12]}"
         return cls(root / f"embeddings-{safe}-{dimension}.sqlite", dimension)
 
     def get(self, keys: Sequence[bytes]) -> dict[bytes, Floats]:

