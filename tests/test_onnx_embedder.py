@@ -25,6 +25,7 @@ import pytest
 from headroom.embedders import CachedEmbedder, OnnxEmbedder, create_embedder, embed_one
 from headroom.embedders.models import MINILM_L6_V2
 from headroom.errors import (
+    ClosedError,
     ConfigError,
     DimensionMismatchError,
     EmbedderModelNotFoundError,
@@ -144,6 +145,32 @@ async def test_sub_batches_do_not_change_vectors(embedder: OnnxEmbedder) -> None
     whole = await embedder.embed(texts)
     async with OnnxEmbedder(sub_batch=3) as small:
         np.testing.assert_allclose(await small.embed(texts), whole, atol=1e-5)
+
+
+async def test_lanes_do_not_change_vectors(embedder: OnnxEmbedder) -> None:
+    texts = [f"memory number {i}: " + "detail " * (i % 13) for i in range(40)]
+    alone = await embedder.embed(texts)
+    async with OnnxEmbedder(threads=3, sub_batch=4) as lanes:
+        np.testing.assert_allclose(await lanes.embed(texts), alone, atol=1e-5)
+
+
+async def test_closing_during_a_batch_on_several_lanes_raises_closed() -> None:
+    embedder = await OnnxEmbedder.create(threads=2, sub_batch=1)
+    texts = [f"text {i} " + "word " * 50 for i in range(400)]
+    caught: list[Exception] = []
+
+    async def close_soon() -> None:
+        await anyio.sleep(0.05)  # the batch takes over half a second
+        await embedder.aclose()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(close_soon)
+        try:
+            await embedder.embed(texts)
+        except Exception as exc:
+            caught.append(exc)
+    assert [type(exc) for exc in caught] == [ClosedError]  # itself, not an ExceptionGroup
+    assert "closed" in repr(embedder)
 
 
 async def test_long_text_is_truncated_at_256_tokens(embedder: OnnxEmbedder) -> None:
