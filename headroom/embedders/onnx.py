@@ -23,7 +23,7 @@ import json
 import math
 import threading
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ import anyio.to_thread
 import numpy as np
 
 from headroom._imports import import_onnxruntime, require
+from headroom._tasks import run_together
 from headroom.embedders.base import Vectors, normalize, validate_vectors
 from headroom.embedders.models import MINILM_L6_V2, LocalModelSpec
 from headroom.errors import (
@@ -203,7 +204,7 @@ class OnnxEmbedder:
         if lanes <= 1:
             await lane()
         else:
-            await _all_or_first_error(lane, lanes)
+            await run_together(*[lane] * lanes)
         return normalize(validate_vectors(out, len(texts), self._dimension))
 
     async def aclose(self) -> None:
@@ -261,25 +262,6 @@ class OnnxEmbedder:
     def _run(self, texts: list[str]) -> Vectors:
         loaded = self._ensure_loaded()
         return _infer(loaded, texts)
-
-
-async def _all_or_first_error(run: Callable[[], Awaitable[None]], copies: int) -> None:
-    """``copies`` concurrent runs of ``run``; the first failure stops the others and is raised
-    as itself (not an ExceptionGroup), as a single lane's would be."""
-    failures: list[Exception] = []
-
-    async def guarded(scope: anyio.CancelScope) -> None:
-        try:
-            await run()
-        except Exception as exc:
-            failures.append(exc)
-            scope.cancel()
-
-    async with anyio.create_task_group() as group:
-        for _ in range(copies):
-            group.start_soon(guarded, group.cancel_scope)
-    if failures:
-        raise failures[0]
 
 
 def _resolve(model: str | Path) -> _ModelFiles:

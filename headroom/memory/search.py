@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import anyio
 import numpy as np
 
 from headroom import _telemetry
+from headroom._tasks import run_together
 from headroom.domain import SearchFilter, SearchHit, visible
 from headroom.memory.fusion import reciprocal_rank_fusion
 from headroom.storage.base import Storage, Vector
@@ -61,7 +61,7 @@ async def hybrid_search(
             text_keys.extend(key for key, _ in found)
             _telemetry.note(candidates=len(found))
 
-    await _both(vector_half, text_half)
+    await run_together(vector_half, text_half)
     fused = reciprocal_rank_fusion([vector_keys, text_keys], [vector_weight, text_weight])
     # Fetch a few more than asked, so rows deleted since the indexes answered don't cost
     # results; every row is re-checked against the scope rule before it is returned.
@@ -79,22 +79,3 @@ async def hybrid_search(
         if len(hits) == top_k:
             break
     return hits
-
-
-async def _both(*halves: Callable[[], Awaitable[None]]) -> None:
-    """Run the halves concurrently; a failing one stops the other and its own error is raised
-    (not an ExceptionGroup)."""
-    failures: list[Exception] = []
-
-    async def guarded(half: Callable[[], Awaitable[None]], scope: anyio.CancelScope) -> None:
-        try:
-            await half()
-        except Exception as exc:
-            failures.append(exc)
-            scope.cancel()
-
-    async with anyio.create_task_group() as group:
-        for half in halves:
-            group.start_soon(guarded, half, group.cancel_scope)
-    if failures:
-        raise failures[0]
