@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -182,29 +182,36 @@ class _ContextEmbedder:
         return None
 
 
+async def _each_question(
+    questions: Sequence[Question],
+    label: str,
+    evaluate: Callable[[Question, Path], Awaitable[QuestionResult]],
+) -> list[QuestionResult]:
+    """``evaluate(question, scratch folder)`` for each question, in order, with progress."""
+    results = []
+    progress = Progress(label, len(questions))
+    with tempfile.TemporaryDirectory(prefix="headroom-lme-") as tmp:
+        for question in questions:
+            results.append(await evaluate(question, Path(tmp)))
+            progress.advance()
+    progress.done()
+    return results
+
+
 async def _context_run(
     questions: Sequence[Question], embedder: DiskCachedEmbedder
 ) -> list[QuestionResult]:
     context = _ContextEmbedder(embedder)
     modes = [m for m in MODES if m.name != "vector-only"]
-    results = []
-    progress = Progress("LongMemEval, neighbour-context experiment", len(questions))
-    with tempfile.TemporaryDirectory(prefix="headroom-lme-") as tmp:
-        for question in questions:
-            windows = neighbour_context(question)
-            context.original = {v: k for k, v in windows.items()}
-            results.append(
-                await evaluate_question(
-                    question,
-                    context,
-                    Path(tmp),
-                    modes,
-                    content=partial(_window_of, windows),
-                )
-            )
-            progress.advance()
-    progress.done()
-    return results
+
+    async def one(question: Question, tmp: Path) -> QuestionResult:
+        windows = neighbour_context(question)
+        context.original = {v: k for k, v in windows.items()}
+        return await evaluate_question(
+            question, context, tmp, modes, content=partial(_window_of, windows)
+        )
+
+    return await _each_question(questions, "LongMemEval, neighbour-context experiment", one)
 
 
 def previous_turns(question: Question) -> dict[tuple[str, int], str]:
@@ -226,23 +233,14 @@ async def _source_run(
     questions: Sequence[Question], embedder: DiskCachedEmbedder
 ) -> list[QuestionResult]:
     modes = [m for m in MODES if m.name != "vector-only"]
-    results = []
-    progress = Progress("LongMemEval, the turn before as its source", len(questions))
-    with tempfile.TemporaryDirectory(prefix="headroom-lme-") as tmp:
-        for question in questions:
-            before = previous_turns(question)
-            results.append(
-                await evaluate_question(
-                    question,
-                    embedder,
-                    Path(tmp),
-                    modes,
-                    source=partial(_source_of, before),
-                )
-            )
-            progress.advance()
-    progress.done()
-    return results
+
+    async def one(question: Question, tmp: Path) -> QuestionResult:
+        before = previous_turns(question)
+        return await evaluate_question(
+            question, embedder, tmp, modes, source=partial(_source_of, before)
+        )
+
+    return await _each_question(questions, "LongMemEval, the turn before as its source", one)
 
 
 async def _source_rows(
