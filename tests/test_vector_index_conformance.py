@@ -340,6 +340,49 @@ async def test_allowed_keys_missing_from_the_index_are_ignored(open_index: Facto
     assert (await index.search(query, 10, absent))[0].size == 0
 
 
+async def test_exact_as_the_index_grows_past_its_threshold_and_shrinks_back(
+    open_index: Factory,
+) -> None:
+    # A small UsearchIndex answers from a copy of its vectors, renewed by every change; past
+    # the threshold it searches the graph, and back under it makes the copy from the graph.
+    rng = np.random.default_rng(13)
+    d = 8
+    vectors = unit(rng, 60, d)
+    keys = np.arange(1, 61, dtype=np.int64)
+    index = await open_index(d, exact_threshold=32)
+    table: dict[int, Floats] = {}
+
+    async def add(chosen: slice, rows: Floats) -> None:
+        await index.add(keys[chosen], rows)
+        table.update(zip(keys[chosen].tolist(), rows, strict=True))
+
+    async def remove(chosen: slice) -> None:
+        await index.remove(keys[chosen])
+        for key in keys[chosen].tolist():
+            table.pop(key, None)
+
+    async def check(*, exact: bool) -> None:
+        assert (await index.keys()).tolist() == sorted(table)
+        for query in unit(rng, 4, d):
+            for allowed in (None, np.arange(1, 61, 3, dtype=np.int64)):
+                got = await index.search(query, 7, allowed)
+                assert_valid_top_k(
+                    got, query=query, vectors=table, allowed=allowed, k=7, exact=exact
+                )
+
+    await add(slice(0, 30), vectors[:30])
+    await check(exact=True)
+    await add(slice(4, 6), vectors[50:52])  # replaced vectors
+    await check(exact=True)
+    await add(slice(30, 60), vectors[30:])  # 60 vectors: past the threshold
+    await check(exact=False)
+    await remove(slice(0, 40))  # 20 left
+    await check(exact=True)
+    await add(slice(0, 3), vectors[:3])
+    await remove(slice(40, 45))
+    await check(exact=True)
+
+
 # -- bad input ------------------------------------------------------------------------
 
 
