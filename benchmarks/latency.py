@@ -51,6 +51,7 @@ from benchmarks.progress import Progress, log
 from benchmarks.stats import Summary, summarize, time_async, time_interleaved
 from benchmarks.targets import Measurement
 from headroom.embedders.onnx import OnnxEmbedder
+from headroom.embedders.settings import DEFAULT_EMBEDDER_THREADS
 from headroom.memory import HierarchicalMemory, NewMemory
 from headroom.wrapper._core import MemoryCore, MemoryOptions
 from headroom.wrapper.client import DEFAULT_MIN_SIMILARITY
@@ -114,12 +115,12 @@ async def run_latency(params: LatencyParams, workdir: Path) -> list[Measurement]
         results: list[Measurement] = []
         for layout in LAYOUTS:
             results += await _layout_suite(params, workdir, corpus, onnx, layout, queries, notes)
-        results.append(await _bulk_ingest(params, workdir, onnx, notes))
-        two = await OnnxEmbedder.create(threads=2)
+        results.append(await _bulk_ingest(params, workdir, onnx, notes, op="bulk_ingest_1t"))
+        default = await OnnxEmbedder.create(threads=DEFAULT_EMBEDDER_THREADS)
         try:
-            results.append(await _bulk_ingest(params, workdir, two, notes, op="bulk_ingest_2t"))
+            results.append(await _bulk_ingest(params, workdir, default, notes))
         finally:
-            await two.aclose()
+            await default.aclose()
         if params.million:
             results += await _million(params, workdir, corpus, onnx, queries)
         return results
@@ -470,11 +471,11 @@ async def _bulk_ingest(
     finally:
         progress.done()
         await memory.aclose()
-    threads = 1 if op == "bulk_ingest" else 2
+    lanes = onnx.threads
     return Measurement(
         op,
-        f"bulk ingest with add_many, embedding included ({threads} ONNX thread"
-        f"{'s' if threads > 1 else ''})",
+        f"bulk ingest with add_many, embedding included ({lanes} text"
+        f"{'s' if lanes > 1 else ''} at once)",
         "memories/s",
         n=len(texts),
         layout="one-user",

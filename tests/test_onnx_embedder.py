@@ -154,6 +154,31 @@ async def test_lanes_do_not_change_vectors(embedder: OnnxEmbedder) -> None:
         np.testing.assert_allclose(await lanes.embed(texts), alone, atol=1e-5)
 
 
+async def test_a_query_does_not_wait_behind_a_batch() -> None:
+    # One lane, and the whole batch in one hop: a query sharing the batch's lane would wait
+    # for all 300 texts (over half a second on any machine); on its own lane it is done first.
+    embedder = await OnnxEmbedder.create(threads=1, sub_batch=300)
+    texts = [f"text {i} " + "word " * 40 for i in range(300)]
+    finished: list[str] = []
+
+    async def batch() -> None:
+        await embedder.embed(texts)
+        finished.append("batch")
+
+    async def query() -> None:
+        await anyio.sleep(0.05)  # the batch holds its lane by now
+        await embedder.embed(["where do I work?"])
+        finished.append("query")
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(batch)
+            group.start_soon(query)
+    finally:
+        await embedder.aclose()
+    assert finished == ["query", "batch"]
+
+
 async def test_closing_during_a_batch_on_several_lanes_raises_closed() -> None:
     embedder = await OnnxEmbedder.create(threads=2, sub_batch=1)
     texts = [f"text {i} " + "word " * 50 for i in range(400)]

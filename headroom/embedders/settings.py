@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["EmbedderSettings"]
+__all__ = ["DEFAULT_EMBEDDER_THREADS", "EmbedderSettings"]
+
+DEFAULT_EMBEDDER_THREADS = 2
+"""Texts the local model embeds at once, each on one core: a batch runs two at a time (on two
+cores an import went 252 -> 458 memories/s), while a query, one text, runs alone. On one core
+the two share it, at the same rate as one."""
 
 
 class EmbedderSettings(Protocol):
