@@ -142,6 +142,62 @@ def test_without_opentelemetry_nothing_is_wrapped() -> None:
     assert "pip install 'headroom[otel]'" in result.stdout
 
 
+_GLOBAL_PROVIDERS = """
+import asyncio, sys, tempfile
+from pathlib import Path
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from headroom.memory import HierarchicalMemory, MemoryConfig
+from tests.fakes import HashingEmbedder
+
+async def main():
+    path = Path(tempfile.mkdtemp()) / "m.db"
+    memory = await HierarchicalMemory.create(MemoryConfig(db_path=path), embedder=HashingEmbedder())
+    await memory.add("User likes tea", user_id="u")
+    await memory.search("tea", user_id="u")  # nothing set up yet: no span, no sample
+    exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    tracing = TracerProvider()
+    tracing.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(tracing)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    await memory.search("tea", user_id="u")
+    await memory.aclose()
+    names = sorted(s.name for s in exporter.get_finished_spans())
+    points = [
+        p.attributes["headroom.operation"]
+        for r in reader.get_metrics_data().resource_metrics
+        for scope in r.scope_metrics
+        for m in scope.metrics
+        if m.name == "headroom.operation.duration"
+        for p in m.data.data_points
+    ]
+    print(names, sorted(points))
+
+asyncio.run(main())
+"""
+
+
+def test_providers_set_globally_later_receive_what_follows() -> None:
+    # Installed but not set up (another library's dependency), nothing is created; an
+    # application that sets the global providers afterwards gets the spans from then on.
+    result = subprocess.run(
+        [sys.executable, "-c", _GLOBAL_PROVIDERS],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "['headroom.search', 'headroom.search.keyword', 'headroom.search.vector'] "
+        "['headroom.search', 'headroom.search.keyword', 'headroom.search.vector']"
+    ), result.stdout
+
+
 def test_import_headroom_does_not_import_opentelemetry() -> None:
     code = "import sys, headroom; print([m for m in sys.modules if 'opentelemetry' in m])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
