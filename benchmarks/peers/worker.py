@@ -8,9 +8,10 @@ Workload (identical for every engine, one local embedder for all), at each size 
 * fill: the store grows to the size with the benchmarks' synthetic corpus, in batches of
   1,000, its vectors precomputed (the on-disk cache of the main report), so filling measures
   the store, not the model; then the process waits until it is idle (an engine's background
-  indexing of the batch done), so what follows is timed on a settled store. mem0 has no batch call, and one ``add`` saves its whole FAISS index
-  and document store to disk (a 100k fill would take days): it is filled through its own
-  vector store's batch ``insert``, with the payloads its ``add`` writes;
+  indexing of the batch done), so what follows is timed on a settled store. mem0 has no
+  batch call, and one ``add`` saves its whole FAISS index and document store to disk (a 100k
+  fill would take days): it is filled through its own vector store's batch ``insert``, with
+  the payloads its ``add`` writes;
 * ``add``: ``--adds`` new memories stored one at a time through the public API (the real model
   embeds each);
 * ``search``: ``--queries`` never-seen questions, top 10 (the real model embeds each).
