@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import numpy as np
 import numpy.typing as npt
 
@@ -101,6 +102,19 @@ async def open_memory(path: Path, embedder: Embedder, **settings: object) -> Hie
     """A memory at ``path`` using ``embedder`` (wrapped in the LRU cache, as for any user)."""
     config = MemoryConfig(db_path=path).with_changes(**settings)
     return await HierarchicalMemory.create(config, embedder=embedder)
+
+
+async def settle(*, window: float = 0.25, idle: float = 0.05, limit: float = 120.0) -> float:
+    """Wait until this process is idle: under ``idle`` of a core used over a ``window`` (an
+    engine's background work after a fill, merging new vectors into the graph and saving it,
+    done), so what is timed next is a settled store. Seconds waited, at most ``limit``."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        cpu = time.process_time()
+        await anyio.sleep(window)
+        if time.process_time() - cpu < idle * window:
+            break
+    return time.perf_counter() - started
 
 
 async def fill(

@@ -1,7 +1,9 @@
 """The latency suite: every operation of the targets table, at each corpus size and layout.
 
 One memory per layout is filled step by step (1k, then 10k, then 100k memories) with
-precomputed embeddings, and measured at each step:
+precomputed embeddings and, once the process is idle (the engine's background merge of the new
+vectors into the graph done: searches during one are the bulk-ingest report's), measured at
+each step:
 
 * ``injection``: ``search`` (top 10) of a never-seen query: the real model embeds it, the vector
   and keyword halves run, the winners are fetched. Distinct queries, so no cache hit.
@@ -43,6 +45,7 @@ from benchmarks.fixtures import (
     fill,
     open_memory,
     real_corpus,
+    settle,
     synthetic_vectors,
     user_of,
 )
@@ -165,7 +168,8 @@ async def _layout_suite(
                 )
             )
             filled = n
-            log(f"  {layout.name} at {n:,} memories: measuring")
+            waited = await settle()
+            log(f"  {layout.name} at {n:,} memories: settled in {waited:.1f} s; measuring")
             results += await _searches(params, memory, layout, n, queries)
             results += await _stores(params, memory, lookup, onnx, layout, n, notes)
             await memory.aclose()

@@ -35,7 +35,7 @@ from typing import Any
 
 from benchmarks.corpus import memory_texts, query_texts
 from benchmarks.embedding_cache import DiskCachedEmbedder, EmbeddingStore, LookupEmbedder
-from benchmarks.fixtures import Corpus, real_corpus
+from benchmarks.fixtures import Corpus, real_corpus, settle
 from benchmarks.lme_data import Question, Scores, Turn, load_questions, score
 from benchmarks.peers.engines import Engine, Portal, open_engine
 from benchmarks.stats import summarize
@@ -54,20 +54,9 @@ def _timed(call: Any, *args: Any) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _settle(window: float = 0.25, idle: float = 0.05, limit: float = 120.0) -> float:
-    """Wait until this process is idle (background indexing or saving after a fill done):
-    under ``idle`` of a core used over a ``window``. Seconds waited (at most ``limit``)."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < limit:
-        cpu = time.process_time()
-        time.sleep(window)
-        if time.process_time() - cpu < idle * window:
-            break
-    return time.perf_counter() - started
-
-
 def _at_size(
     engine: Engine,
+    portal: Portal,
     lookup: LookupEmbedder,
     corpus: Corpus,
     start: int,
@@ -83,7 +72,7 @@ def _at_size(
         engine.fill(texts, USER, [{"i": first + j} for j in range(len(texts))])
     fill_s = time.perf_counter() - started
     lookup.replace({})  # from here on every text goes through the real model
-    settled_s = _settle()
+    settled_s: float = portal.call(settle)
     known = set(corpus.texts)
     fresh = [t for t in memory_texts(0, 2 * adds, seed=5 + size) if t not in known][:adds]
     single = [_timed(engine.add, t, USER, {"i": -1 - i}) for i, t in enumerate(fresh)]
@@ -154,7 +143,7 @@ def run(name: str, sizes: Sequence[int], adds: int, queries: int, questions: int
         try:
             filled = 0
             for size in sorted(sizes):
-                step = _at_size(engine, lookup, corpus, filled, size, adds, queries)
+                step = _at_size(engine, portal, lookup, corpus, filled, size, adds, queries)
                 result["sizes"].append(step)
                 filled = size
         finally:
