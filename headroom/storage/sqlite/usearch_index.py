@@ -193,7 +193,11 @@ class UsearchIndex:
             _log.warning("%s", problem)
             warnings.warn(problem, RuntimeWarning, stacklevel=2)
         opened = cls(config, None if read_only else file, index, owner)
-        await opened._run(opened._renew_copy)
+        try:
+            await opened._run(opened._renew_copy)
+        except BaseException:
+            await opened.aclose()
+            raise
         return opened
 
     @property
