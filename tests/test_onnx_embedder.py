@@ -24,6 +24,7 @@ import pytest
 
 from headroom.embedders import CachedEmbedder, OnnxEmbedder, create_embedder, embed_one
 from headroom.embedders.models import MINILM_L6_V2
+from headroom.embedders.settings import DEFAULT_EMBEDDER_THREADS
 from headroom.errors import (
     ClosedError,
     ConfigError,
@@ -152,6 +153,11 @@ async def test_lanes_do_not_change_vectors(embedder: OnnxEmbedder) -> None:
     alone = await embedder.embed(texts)
     async with OnnxEmbedder(threads=3, sub_batch=4) as lanes:
         np.testing.assert_allclose(await lanes.embed(texts), alone, atol=1e-5)
+
+
+def test_the_config_and_the_embedder_default_to_the_same_lanes() -> None:
+    assert MemoryConfig().embedder_threads == DEFAULT_EMBEDDER_THREADS
+    assert OnnxEmbedder().threads == DEFAULT_EMBEDDER_THREADS
 
 
 async def test_a_query_does_not_wait_behind_a_batch() -> None:

@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from headroom.embedders.settings import DEFAULT_EMBEDDER_THREADS
 from headroom.errors import ConfigError
 
 __all__ = ["EmbedderBackend", "MemoryConfig", "default_db_path", "default_db_url"]
@@ -77,7 +76,8 @@ class MemoryConfig:
     ollama_base_url: str = "http://localhost:11434"
     embedder_timeout: float = 30.0
     embedder_max_retries: int = 5
-    embedder_threads: int = DEFAULT_EMBEDDER_THREADS
+    embedder_threads: int = 2
+    # = embedders.settings.DEFAULT_EMBEDDER_THREADS (not imported: config stays light).
     max_content_chars: int = 20_000
     max_metadata_bytes: int = 65_536
     max_query_chars: int = 4_000
