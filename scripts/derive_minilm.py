@@ -123,7 +123,7 @@ def fuse_attention(model: Any) -> int:
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    initializers = {init.name: init for init in graph.initializer}
 
     matched: list[Any] = []  # the nodes of the attention being matched
 
@@ -161,7 +161,8 @@ def fuse_attention(model: Any) -> int:
             out = used_by(used_by(attended.output[0], "Transpose").output[0], "Reshape")
         except _NoMatch:
             continue
-        scale = float(constants[q_scaled.input[1]]) * float(constants[k_scaled.input[1]])
+        q_scale, k_scale = (initializers[node.input[1]] for node in (q_scaled, k_scaled))
+        scale = float(numpy_helper.to_array(q_scale)) * float(numpy_helper.to_array(k_scale))
         replaced[id(out)] = helper.make_node(
             "MultiHeadAttention",
             [q_split.input[0], k_split.input[0], v_split.input[0], "", mask],
